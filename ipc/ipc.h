@@ -1,0 +1,150 @@
+/*
+ * ipc/ipc.h: everything that crosses a process boundary inside avwarden.
+ *
+ *  - Control messages between the supervisor and a scanner host: fixed-size,
+ *    typed records over a SOCK_SEQPACKET pair, descriptors passed with
+ *    SCM_RIGHTS. A short, overlong or unknown record is an error.
+ *  - A worker channel: a memfd-backed region holding the result block, plus a
+ *    SOCK_SEQPACKET pair that carries job announcements (with the job's sealed
+ *    memfd) one way and wake-ups the other. The supervisor polls its end.
+ *  - Job data: one sealed memfd per job, written by the supervisor straight
+ *    from the client socket, mapped read-only by exactly one worker.
+ *
+ * The supervisor treats every byte a worker writes as hostile: results are
+ * copied out once and validated by ipc_result_validate() before use.
+ */
+#ifndef AVW_IPC_H
+#define AVW_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The host finds its control socket here after exec (wrapper scripts keep it). */
+#define IPC_HOST_FD 3
+
+#define IPC_NAME_MAX 128  /* virus name, including the NUL */
+#define IPC_TEXT_MAX 512  /* log/fatal text in control messages */
+
+enum ipc_status {
+	IPC_CLEAN = 1,
+	IPC_INFECTED = 2,
+	IPC_UNSCANNABLE = 3,
+	IPC_ERROR = 4,
+};
+/*
+ * Engine codes for ERRORs the supervisor decides itself; libclamav's own
+ * cl_error_t codes stay below 100.
+ */
+enum ipc_sup_code {
+	IPC_CODE_CRASH = 100,       /* worker died by a signal or exited */
+	IPC_CODE_TIMEOUT = 101,     /* supervisor's per-scan timer fired */
+	IPC_CODE_VIOLATION = 102,   /* seccomp trap */
+	IPC_CODE_UNAVAILABLE = 103, /* no scanner host (starting, failing, stopping) */
+	IPC_CODE_QUEUE_FULL = 104,
+	IPC_CODE_TOO_LARGE = 105,
+	IPC_CODE_MALFORMED = 106,   /* worker wrote a result that failed validation */
+};
+
+#define IPC_STATUS_MIN IPC_CLEAN
+#define IPC_STATUS_MAX IPC_ERROR
+
+const char *ipc_status_name(enum ipc_status s);
+/* libclamav's text for an engine code (cl_strerror), without linking it. */
+const char *ipc_engine_strerror(int32_t code);
+
+/* ---- control messages, supervisor <-> host ---- */
+
+enum ipc_msg_type {
+	IPC_MSG_START = 1,        /* sup -> host: limits applied, go ahead */
+	IPC_MSG_READY,            /* host -> sup: database loaded; a = signatures */
+	IPC_MSG_LOG,              /* host -> sup: a = level, text */
+	IPC_MSG_FATAL,            /* host -> sup: text says why it is exiting */
+	IPC_MSG_SPAWN,            /* sup -> host: fork worker id; fds: job socket, channel memfd */
+	IPC_MSG_WORKER_UP,        /* host -> sup: worker id has pid */
+	IPC_MSG_WORKER_EXIT,      /* host -> sup: worker id, pid, a = wait status */
+};
+#define IPC_MSG_TYPE_MAX IPC_MSG_WORKER_EXIT
+
+struct ipc_msg {
+	uint32_t type;
+	uint32_t worker;
+	int32_t pid;
+	int32_t a;
+	char text[IPC_TEXT_MAX];  /* NUL-terminated when used */
+};
+
+/* Sends msg with up to 2 fds. 0 or -errno. */
+int ipc_msg_send(int sock, const struct ipc_msg *msg, const int *fds, size_t nfds);
+/*
+ * Receives one message and up to *nfds descriptors (set to how many came).
+ * Returns 1 on a message, 0 on EOF, -EAGAIN when nothing is pending, -EBADMSG
+ * for a malformed record (wrong size, unknown type, unterminated text, too
+ * many fds: extra fds are closed), other -errno on failure.
+ */
+int ipc_msg_recv(int sock, struct ipc_msg *msg, int *fds, size_t *nfds);
+
+/* ---- worker channel ---- */
+
+struct ipc_result {
+	uint64_t seq;
+	uint32_t status;       /* enum ipc_status */
+	int32_t engine_code;   /* cl_error_t of the scan */
+	uint64_t scanned;      /* bytes libclamav reports scanned */
+	char name[IPC_NAME_MAX];
+};
+
+/* Written by a worker's SIGSYS handler just before it dies. */
+struct ipc_violation {
+	uint64_t seq;          /* job in progress, 0 if idle */
+	uint32_t sysno;
+	uint32_t arch;
+};
+
+#define IPC_CHAN_MAGIC 0x61767763u  /* "avwc" */
+struct ipc_chan {
+	uint32_t magic;
+	uint32_t pad;
+	struct ipc_result result;
+	struct ipc_violation violation;
+};
+#define IPC_CHAN_SIZE 4096
+
+/* Job announcement: supervisor -> worker, with the job memfd attached. */
+struct ipc_job {
+	uint64_t seq;
+	uint64_t len;
+};
+
+/* Creates a channel memfd, sized and initialised; returns fd or -errno. */
+int ipc_chan_create(void);
+/* Maps a channel fd read/write (both sides); NULL on failure with errno. */
+struct ipc_chan *ipc_chan_map(int fd);
+void ipc_chan_unmap(struct ipc_chan *chan);
+
+/* Checks a result copied out of a worker's channel. Returns 0, or -1 with a
+ * short reason in err ("sequence 7, expected 9", "status 9 out of range"...). */
+int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *err, size_t errlen);
+
+/* ---- job data ---- */
+
+struct ipc_jobbuf {
+	int fd;
+	unsigned char *base;  /* writable mapping of cap bytes, supervisor side */
+	size_t cap;
+};
+
+/* Creates a memfd of cap bytes (sparse) and maps it. 0 or -errno. */
+int ipc_jobbuf_create(struct ipc_jobbuf *jb, size_t cap);
+/*
+ * Unmaps, trims to len and seals the memfd against writes and resizing, so
+ * the worker gets an immutable view. 0 or -errno; the fd stays open.
+ */
+int ipc_jobbuf_seal(struct ipc_jobbuf *jb, size_t len);
+void ipc_jobbuf_free(struct ipc_jobbuf *jb);
+
+int ipc_job_send(int sock, const struct ipc_job *job, int memfd);
+/* Worker side: 1 job, 0 EOF, -errno. *memfd receives the descriptor. */
+int ipc_job_recv(int sock, struct ipc_job *job, int *memfd);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * privileges/host.c: step 2, run by the scanner host right after exec and
+ * before it reads a single signature.
+ *
+ * Order matters: namespaces first (they grant the capabilities inside the
+ * new user namespace that mounting the tmpfs needs), then the tmpfs, then
+ * every capability is dropped, then no_new_privs and non-dumpable.
+ */
+#define _GNU_SOURCE
+#include "priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../platform/plat.h"
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = plat_write_all(fd, text, strlen(text));
+	close(fd);
+	return rc;
+}
+
+int priv_enter_namespaces(void)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+	int rc;
+
+	/*
+	 * A user namespace lets an unprivileged host create the others; inside
+	 * it the host keeps its own uid (mapped to itself), so files it creates
+	 * on the tmpfs are still owned by the configured user outside.
+	 */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return -errno;
+	if ((rc = write_file("/proc/self/setgroups", "deny")) < 0)
+		return rc;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if ((rc = write_file("/proc/self/uid_map", map)) < 0)
+		return rc;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	if ((rc = write_file("/proc/self/gid_map", map)) < 0)
+		return rc;
+	/* Nothing we mount may propagate back to the host system. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int priv_mount_tmpfs(const char *dir, uint64_t size)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=0700", size);
+	if (mount("avwarden-tmp", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		return -errno;
+	return 0;
+}
+
+int priv_drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	/* Bounding set first (needs CAP_SETPCAP, which we are about to lose). */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
+			return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	/* Verify rather than assume. */
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable)
+			return -EPERM;
+	return 0;
+}
+
+int priv_set_no_new_privs(void)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int priv_set_not_dumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Without namespaces the tmpfs cannot be private: fall back to a 0700 dir. */
+static int private_dir_fallback(char *tmpdir, size_t len)
+{
+	char tmpl[256];
+
+	if (snprintf(tmpl, sizeof(tmpl), "%s/avwarden-scan.XXXXXX", tmpdir) >= (int)sizeof(tmpl))
+		return -ENAMETOOLONG;
+	if (mkdtemp(tmpl) == NULL)
+		return -errno;
+	if (strlen(tmpl) >= len)
+		return -ENAMETOOLONG;
+	strcpy(tmpdir, tmpl);
+	return 0;
+}
+
+#define STEP(name, call) do {          \
+		int rc_ = (call);          \
+		if (rc_ < 0) {             \
+			*step = (name);    \
+			return rc_;        \
+		}                          \
+	} while (0)
+
+int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
+    unsigned *missing, const char **step)
+{
+	int rc;
+
+	*missing = 0;
+	rc = priv_enter_namespaces();
+	if (rc == -EPERM || rc == -ENOSPC || rc == -EINVAL || rc == -EACCES) {
+		/* The platform forbids unprivileged namespaces: say so, go on. */
+		*missing |= PRIV_MISSING_NAMESPACES;
+		STEP("private temp dir", private_dir_fallback(tmpdir, tmpdir_len));
+	} else {
+		STEP("namespaces", rc);
+		STEP("tmpfs", priv_mount_tmpfs(tmpdir, tmp_size));
+	}
+	STEP("drop capabilities", priv_drop_capabilities());
+	STEP("no_new_privs", priv_set_no_new_privs());
+	STEP("not dumpable", priv_set_not_dumpable());
+	return 0;
+}

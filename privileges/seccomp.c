@@ -1,0 +1,147 @@
+/*
+ * privileges/seccomp.c: step 4, the worker's syscall allowlist (libseccomp).
+ *
+ * What a worker may do: scan memory it was handed, use its private temp dir
+ * (Landlock already confines paths), talk on its one job socket, allocate,
+ * and exit. No execve, no new sockets, no ptrace, no signals to anyone but
+ * itself. Anything else traps; the trap handler records which syscall in the
+ * worker's shared channel, then dies by SIGSYS through a kill-process rule
+ * (rt_sigaction on SIGSYS), so the supervisor can name the syscall in its log.
+ */
+#define _GNU_SOURCE
+#include "priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../ipc/ipc.h"
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1  /* si_code of a seccomp trap (asm-generic/siginfo.h) */
+#endif
+
+static struct ipc_violation *volatile trap_record;
+static volatile uint64_t trap_seq;
+
+void priv_worker_set_job(uint64_t seq)
+{
+	trap_seq = seq;
+}
+
+static void sigsys_handler(int sig, siginfo_t *info, void *uctx)
+{
+	struct ipc_violation *v = trap_record;
+
+	(void)sig;
+	(void)uctx;
+	if (v != NULL && info->si_code == SYS_SECCOMP) {
+		v->sysno = (uint32_t)info->si_syscall;
+		v->arch = info->si_arch;
+		__atomic_store_n(&v->seq, trap_seq, __ATOMIC_RELEASE);
+	}
+	/* rt_sigaction(SIGSYS) is a kill-process rule: this call ends us. */
+	syscall(SYS_rt_sigaction, SIGSYS, NULL, NULL, 8);
+	syscall(SYS_exit_group, 159);
+}
+
+/* Syscalls a scan needs, found by tracing libclamav over the test corpus. */
+static const int allowed[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
+	SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(lseek), SCMP_SYS(close),
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(stat),
+	SCMP_SYS(lstat), SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(unlink),
+	SCMP_SYS(unlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rmdir),
+	SCMP_SYS(getdents64), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(access), SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2), SCMP_SYS(rename), SCMP_SYS(renameat),
+	SCMP_SYS(readlink), SCMP_SYS(getcwd), SCMP_SYS(dup), SCMP_SYS(umask),
+	SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(fchmodat), /* Landlock confines the paths */
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
+	SCMP_SYS(brk), SCMP_SYS(madvise),
+	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid), SCMP_SYS(gettid),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
+	SCMP_SYS(time), SCMP_SYS(sched_yield), SCMP_SYS(uname),
+	SCMP_SYS(getrusage), SCMP_SYS(sysinfo), SCMP_SYS(prlimit64),
+	SCMP_SYS(getrlimit), SCMP_SYS(times), SCMP_SYS(sigaltstack),
+};
+
+int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
+{
+	struct sigaction sa;
+	scmp_filter_ctx ctx;
+	pid_t self = getpid();
+	int rc = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	trap_record = violation;
+
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (ctx == NULL)
+		return -ENOMEM;
+	/* A syscall from a foreign ABI (x32, i386 int 0x80) kills outright. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0)) < 0)
+			goto out;
+
+	/* The job socket, and only it, carries jobs and wake-ups. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0)
+		goto out;
+	/* fcntl: descriptor flags and locks only; F_SETOWN & co. are not needed. */
+	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETLK, F_SETLK, F_SETLKW };
+	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) < 0)
+			goto out;
+	/* Signals: to itself only. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self))) < 0)
+		goto out;
+	/* Handlers for anything but SIGSYS; touching SIGSYS kills the process. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
+	    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)SIGSYS))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)SIGSYS))) < 0)
+		goto out;
+	rc = seccomp_load(ctx);
+out:
+	seccomp_release(ctx);
+	return rc < 0 ? rc : 0;
+}
+
+const char *priv_syscall_name(uint32_t sysno, char *buf, size_t len)
+{
+	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)sysno);
+
+	if (name != NULL) {
+		snprintf(buf, len, "%s", name);
+		free(name);
+	} else
+		snprintf(buf, len, "syscall#%u", sysno);
+	return buf;
+}

@@ -1,0 +1,46 @@
+/*
+ * scanner/scan.h: the scanner host and its workers (avwarden-scanner).
+ *
+ * The host loads and compiles the database once, locks itself down, and
+ * forks workers on the supervisor's request; workers scan jobs from shared
+ * memory. Nothing in this process is trusted by the supervisor.
+ */
+#ifndef AVW_SCAN_H
+#define AVW_SCAN_H
+
+#include <clamav.h>
+#include <stdint.h>
+
+#include "../ipc/ipc.h"
+
+/* Engine limits, as the supervisor's config sets them (0 = libclamav default). */
+struct scan_limits {
+	uint64_t max_scansize;
+	uint64_t max_filesize;
+	uint64_t max_recursion;
+	uint64_t max_files;
+	uint64_t max_scantime_ms;
+};
+
+/* Loads and compiles the signatures at path (file or directory). NULL on
+ * failure with a reason in err. */
+struct cl_engine *scan_engine_load(const char *path, const char *tmpdir,
+    const struct scan_limits *lim, unsigned *sigs, char *err, size_t errlen);
+
+/*
+ * clamd's default scan options (every parser, general heuristics), plus
+ * the alerts that make the engine say when it could not scan everything
+ * (limits exceeded, encrypted containers): avwarden fails closed.
+ */
+void scan_options_default(struct cl_scan_options *o);
+
+/* Scans len bytes at data. Fills everything in r but seq. */
+void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, struct ipc_result *r);
+
+/* Maps a libclamav outcome onto avwarden's four results. */
+void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, struct ipc_result *r);
+
+/* The worker: runs after fork, never returns. */
+void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd) __attribute__((noreturn));
+
+#endif

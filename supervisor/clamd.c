@@ -1,0 +1,136 @@
+/*
+ * supervisor/clamd.c: clamd command parsing, INSTREAM framing and replies.
+ *
+ * Pure functions: every input is treated as hostile, every length checked.
+ */
+#include "clamd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	enum sup_cmd cmd;
+	int legacy_ok;  /* accepted without a z/n prefix (clamd refuses some) */
+} commands[] = {
+	{ "PING", SUP_CMD_PING, 1 },
+	{ "VERSION", SUP_CMD_VERSION, 1 },
+	{ "INSTREAM", SUP_CMD_INSTREAM, 0 },
+	{ "SHUTDOWN", SUP_CMD_SHUTDOWN, 1 },
+};
+
+int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
+{
+	size_t start = 0, end;
+	char term = '\n';
+	int legacy = 1;
+	const char *t;
+
+	memset(req, 0, sizeof(*req));
+	if (len == 0)
+		return 0;
+	if (buf[0] == 'z' || buf[0] == 'n') {
+		term = buf[0] == 'z' ? '\0' : '\n';
+		start = 1;
+		legacy = 0;
+	}
+	t = memchr(buf + start, term, len - start);
+	if (t == NULL)
+		return len >= SUP_CLAMD_CMD_MAX ? -1 : 0;
+	end = (size_t)(t - buf);
+	if (end + 1 > SUP_CLAMD_CMD_MAX)
+		return -1;
+	req->delim = term;
+	req->consumed = end + 1;
+	/* Like clamd's chomp: a trailing CR (and newlines) are not part of it. */
+	while (end > start && (buf[end - 1] == '\r' || buf[end - 1] == '\n'))
+		end--;
+	req->cmd = SUP_CMD_UNKNOWN;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		size_t n = strlen(commands[i].name);
+		if (end - start == n && memcmp(buf + start, commands[i].name, n) == 0 &&
+		    (!legacy || commands[i].legacy_ok)) {
+			req->cmd = commands[i].cmd;
+			break;
+		}
+	}
+	return 1;
+}
+
+void sup_instream_init(struct sup_instream *s, unsigned char *base, size_t cap)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->cap = cap;
+}
+
+void sup_instream_next(const struct sup_instream *s, unsigned char **p, size_t *n)
+{
+	*p = s->base + s->len;
+	if (s->chunk_left > 0)
+		*n = (size_t)s->chunk_left + 4;  /* this chunk and the next header */
+	else
+		*n = 4 - s->hdr_have;
+}
+
+int sup_instream_feed(struct sup_instream *s, const unsigned char *src, size_t n)
+{
+	if (s->done)
+		return SUP_INSTREAM_DONE;
+	while (n > 0) {
+		if (s->chunk_left > 0) {
+			size_t take = n < s->chunk_left ? n : s->chunk_left;
+			unsigned char *dst = s->base + s->len;
+			if (dst != src)
+				memmove(dst, src, take);
+			s->len += take;
+			s->chunk_left -= (uint32_t)take;
+			src += take;
+			n -= take;
+			continue;
+		}
+		size_t take = 4 - s->hdr_have;
+		if (take > n)
+			take = n;
+		memcpy(s->hdr + s->hdr_have, src, take);
+		s->hdr_have += (unsigned)take;
+		src += take;
+		n -= take;
+		if (s->hdr_have < 4)
+			break;
+		s->hdr_have = 0;
+		uint32_t size = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 |
+		    (uint32_t)s->hdr[2] << 8 | (uint32_t)s->hdr[3];
+		if (size == 0) {
+			s->done = 1;
+			return SUP_INSTREAM_DONE;  /* bytes after the end are ignored */
+		}
+		if (size > s->cap - s->len)
+			return SUP_INSTREAM_TOO_LARGE;
+		s->chunk_left = size;
+	}
+	return SUP_INSTREAM_MORE;
+}
+
+int sup_clamd_format_result(const struct sup_verdict *v, char delim, char *buf, size_t buflen)
+{
+	int n;
+
+	switch (v->status) {
+	case IPC_CLEAN:
+		n = snprintf(buf, buflen, "stream: OK%c", delim);
+		break;
+	case IPC_INFECTED:
+	case IPC_UNSCANNABLE:
+		/* Unscannable is reported the way clamd's AlertExceedsMax does:
+		 * as a heuristic FOUND, so the MTA refuses rather than accepts. */
+		n = snprintf(buf, buflen, "stream: %s FOUND%c", v->name, delim);
+		break;
+	default:
+		n = snprintf(buf, buflen, "stream: %s ERROR%c", v->reason[0] ? v->reason : "Unspecified error", delim);
+		break;
+	}
+	if (n < 0 || (size_t)n >= buflen)
+		return -1;
+	return n;
+}

@@ -1,0 +1,83 @@
+/*
+ * supervisor/clamd.h: the clamd wire protocol, as pure functions over
+ * buffers (no sockets, no allocation) so it can be unit-tested and fuzzed.
+ *
+ * Framing follows clamd: "zCMD\0" replies end in '\0', "nCMD\n" and the
+ * legacy unprefixed "CMD\n" replies end in '\n'.
+ */
+#ifndef AVW_CLAMD_H
+#define AVW_CLAMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ipc/ipc.h"
+
+/* clamd's command buffer: PATH_MAX + 8. Longer input is never a command. */
+#define SUP_CLAMD_CMD_MAX 4104
+
+enum sup_cmd {
+	SUP_CMD_UNKNOWN = 0,
+	SUP_CMD_PING,
+	SUP_CMD_VERSION,
+	SUP_CMD_INSTREAM,
+	SUP_CMD_SHUTDOWN,
+};
+
+struct sup_cmd_req {
+	enum sup_cmd cmd;
+	char delim;        /* reply terminator: '\0' or '\n' */
+	size_t consumed;   /* bytes of input the command line used */
+};
+
+/*
+ * Looks for one command at the start of buf. Returns 1 with req filled when a
+ * whole command line is there, 0 when more input is needed, -1 when the input
+ * cannot become a command (no terminator within SUP_CLAMD_CMD_MAX bytes).
+ * An unknown or malformed command is returned as SUP_CMD_UNKNOWN (answered
+ * "UNKNOWN COMMAND"), like clamd.
+ */
+int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req);
+
+/* INSTREAM framing: 4-byte big-endian chunk lengths, a zero length ends it. */
+struct sup_instream {
+	unsigned char *base;  /* job data; needs cap + SUP_INSTREAM_SLACK bytes */
+	size_t cap;           /* most data bytes accepted (max_message_size) */
+	size_t len;           /* data bytes stored at base */
+	uint32_t chunk_left;  /* bytes of the current chunk still to come */
+	unsigned hdr_have;
+	unsigned char hdr[4];
+	int done;
+};
+#define SUP_INSTREAM_SLACK 4
+
+enum {
+	SUP_INSTREAM_MORE = 0,
+	SUP_INSTREAM_DONE = 1,
+	SUP_INSTREAM_TOO_LARGE = -1,
+};
+
+void sup_instream_init(struct sup_instream *s, unsigned char *base, size_t cap);
+/*
+ * Where the next read() should land and how much it may bring. Reading there
+ * stores chunk data in place (the only copy is the kernel's), and never
+ * brings data from beyond the next chunk header, so nothing is moved.
+ */
+void sup_instream_next(const struct sup_instream *s, unsigned char **p, size_t *n);
+/* Consumes n bytes at src (anywhere, including where next() pointed). */
+int sup_instream_feed(struct sup_instream *s, const unsigned char *src, size_t n);
+
+/* ---- replies ---- */
+
+struct sup_verdict {
+	enum ipc_status status;
+	int32_t engine_code;
+	char name[IPC_NAME_MAX];   /* virus or heuristic name */
+	char reason[160];          /* ERROR: why, e.g. "scanner crashed: SIGSEGV" */
+};
+
+/* "stream: OK", "stream: NAME FOUND", "stream: REASON ERROR" + delim.
+ * Returns the length written (always < buflen), or -1 if it does not fit. */
+int sup_clamd_format_result(const struct sup_verdict *v, char delim, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * supervisor/main.c: avwarden, the supervisor. Runs in the foreground under
+ * the MTA or systemd.
+ *
+ * Reads top to bottom: config, log, listeners and control socket (bound as
+ * root, before anything else runs), the scanner pool, then the loop. Ready
+ * is signalled (systemd notify, --ready-fd) once the first scanner
+ * generation has loaded its database and the sockets accept. SIGTERM (and
+ * SHUTDOWN) drain: no new work, every accepted request answered, exit 0.
+ */
+#define _GNU_SOURCE
+#include "sup.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../platform/plat.h"
+#include "../privileges/priv.h"
+
+static struct {
+	uv_loop_t *loop;
+	struct sup_config cfg;
+	const char *cfg_path;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t drain_timer;
+	int ready_fd;
+	int stopping;
+	int pool_drained;
+	int conns_idle;
+	int finished;
+} M = { .ready_fd = -1 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: avwarden -c FILE [--check-config] [--ready-fd N]\n"
+	    "  -c, --config FILE   configuration file\n"
+	    "      --check-config  validate the configuration and exit\n"
+	    "      --ready-fd N    write a newline to fd N once serving\n"
+	    "  -V, --version       print the version and exit\n"
+	    "Runs in the foreground; stop it with SIGTERM. SIGHUP reopens scanner_log.\n");
+}
+
+static void finish(void)
+{
+	if (M.finished || !M.pool_drained || !M.conns_idle)
+		return;
+	M.finished = 1;
+	uv_timer_stop(&M.drain_timer);
+	uv_close((uv_handle_t *)&M.drain_timer, NULL);
+	sup_pool_close();
+	uv_close((uv_handle_t *)&M.sigterm, NULL);
+	uv_close((uv_handle_t *)&M.sigint, NULL);
+	uv_close((uv_handle_t *)&M.sighup, NULL);
+	plat_log(PLAT_LOG_INFO, "stopped", "reason=\"drained\"");
+}
+
+static void pool_drained(void)
+{
+	M.pool_drained = 1;
+	finish();
+}
+
+static void conns_idle(void)
+{
+	M.conns_idle = 1;
+	finish();
+}
+
+static void drain_timeout(uv_timer_t *t)
+{
+	(void)t;
+	plat_log(PLAT_LOG_WARN, "shutdown", "reason=\"drain took too long; stopping scans in flight\"");
+	M.pool_drained = 1;
+	M.conns_idle = 1;
+	finish();
+}
+
+void sup_shutdown(const char *why)
+{
+	if (M.stopping)
+		return;
+	M.stopping = 1;
+	plat_log(PLAT_LOG_INFO, "shutdown", "reason=\"%s\"", why);
+	plat_sd_notify("STOPPING=1");
+	/* In-flight scans get their full timeout, plus a little to answer. */
+	uv_timer_start(&M.drain_timer, drain_timeout, ((uint64_t)M.cfg.timeout + 5) * 1000, 0);
+	sup_control_stop();
+	sup_pool_drain(pool_drained);
+	sup_listen_stop(conns_idle);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	(void)h;
+	if (sig == SIGHUP) {
+		int rc = plat_log_open(M.cfg.scanner_log);
+		if (rc < 0)
+			plat_log(PLAT_LOG_ERROR, "log_reopen", "path=%s error=\"%s\"", M.cfg.scanner_log, strerror(-rc));
+		else
+			plat_log(PLAT_LOG_INFO, "log_reopen", "path=%s", M.cfg.scanner_log);
+		return;
+	}
+	sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_ready(void)
+{
+	plat_log(PLAT_LOG_INFO, "ready", "version=%s", AVW_VERSION);
+	plat_sd_notify("READY=1");
+	if (M.ready_fd >= 0) {
+		(void)plat_write_all(M.ready_fd, "\n", 1);
+		close(M.ready_fd);
+		M.ready_fd = -1;
+	}
+}
+
+/* --check-config: everything a start would trip over, without starting. */
+static int check_config(void)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	int bad = 0;
+
+	if (access(M.cfg.scanner_path, X_OK) < 0) {
+		fprintf(stderr, "avwarden: %s: scanner_path %s: %s\n", M.cfg_path, M.cfg.scanner_path, strerror(errno));
+		bad = 1;
+	}
+	if (stat(M.cfg.database, &st) < 0) {
+		fprintf(stderr, "avwarden: %s: database %s: %s\n", M.cfg_path, M.cfg.database, strerror(errno));
+		bad = 1;
+	}
+	if (geteuid() == 0) {
+		int rc = priv_lookup_user(M.cfg.user, &uid, &gid);
+		if (rc < 0) {
+			fprintf(stderr, "avwarden: %s: user %s: %s (create it, e.g. useradd --system %s)\n",
+			    M.cfg_path, M.cfg.user, rc == -ENOENT ? "no such user" : strerror(-rc), M.cfg.user);
+			bad = 1;
+		} else if (uid == 0) {
+			fprintf(stderr, "avwarden: %s: user %s is root; scanners must run unprivileged\n",
+			    M.cfg_path, M.cfg.user);
+			bad = 1;
+		}
+	}
+	if (!bad)
+		printf("%s: OK\n", M.cfg_path);
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[1024];
+	int c, check = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': M.cfg_path = optarg; break;
+		case 'C': check = 1; break;
+		case 'r': {
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+			if (*end != '\0' || fd < 0 || fd > 65535) {
+				fprintf(stderr, "avwarden: --ready-fd: not a descriptor number: %s\n", optarg);
+				return 2;
+			}
+			M.ready_fd = (int)fd;
+			break;
+		}
+		case 'V': printf("avwarden %s\n", AVW_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (M.cfg_path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sup_config_load(M.cfg_path, &M.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "avwarden: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		rc = check_config();
+		sup_config_free(&M.cfg);
+		return rc;
+	}
+
+	plat_log_init("avwarden", 1);
+	if ((rc = plat_log_open(M.cfg.scanner_log)) < 0) {
+		fprintf(stderr, "avwarden: scanner_log %s: %s\n", M.cfg.scanner_log, strerror(-rc));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	M.loop = uv_default_loop();
+
+	if (sup_listen_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
+	    sup_control_start(M.loop, M.cfg.control_socket, err, sizeof(err)) < 0)
+		fatalx("startup", "reason=\"%s\"", err);
+	uv_signal_init(M.loop, &M.sigterm);
+	uv_signal_init(M.loop, &M.sigint);
+	uv_signal_init(M.loop, &M.sighup);
+	uv_signal_start(&M.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&M.sigint, on_signal, SIGINT);
+	uv_signal_start(&M.sighup, on_signal, SIGHUP);
+	uv_timer_init(M.loop, &M.drain_timer);
+
+	rc = sup_pool_init(M.loop, &M.cfg, on_ready);
+	if (rc == -ENOENT)
+		fatalx("startup", "reason=\"user %s does not exist\" fix=\"create it (useradd --system %s) or set user\"",
+		    M.cfg.user, M.cfg.user);
+	if (rc == -EPERM)
+		fatalx("startup", "reason=\"user %s is root\" fix=\"scanners must run as an unprivileged user\"", M.cfg.user);
+	if (rc < 0)
+		fatalx("startup", "reason=\"%s\"", strerror(-rc));
+	plat_log(PLAT_LOG_INFO, "start", "version=%s config=%s max_concurrency=%u timeout=%us",
+	    AVW_VERSION, M.cfg_path, M.cfg.max_concurrency, M.cfg.timeout);
+
+	uv_run(M.loop, UV_RUN_DEFAULT);
+	sup_listen_free();
+	sup_pool_free();
+	uv_loop_close(M.loop);
+	sup_config_free(&M.cfg);
+	return 0;
+}

@@ -1,0 +1,948 @@
+/*
+ * supervisor/pool.c: the scanner host generation, its workers, the job
+ * queue and dispatch.
+ *
+ * The supervisor decides everything here: which worker gets which job, when
+ * a worker is killed (timeout, malformed result, socket closed), how its job
+ * is answered (exactly once), and when a host is restarted (backing off when
+ * it cannot start). Every byte a worker or host sends is validated first.
+ */
+#define _GNU_SOURCE
+#include "sup.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../platform/plat.h"
+#include "../privileges/priv.h"
+
+/*
+ * Host start-up failures (bad scanner_path, unreadable database) back off:
+ * retrying a broken start at full speed only fills the log. 1 s doubling to
+ * 60 s, reset by the first successful start. Per-job faults are never
+ * throttled: a crafted mail could otherwise deny service to every other.
+ */
+#define SUP_BACKOFF_MIN_MS 1000
+#define SUP_BACKOFF_MAX_MS 60000
+
+enum sup_wstate {
+	W_FREE = 0,   /* slot unused */
+	W_SPAWNING,   /* asked the host to fork it */
+	W_IDLE,
+	W_BUSY,
+	W_DYING,      /* killed or gone; waiting for the host's exit report */
+	W_CLOSING,    /* handles closing; slot freed in the close callback */
+};
+
+static const char *const wstate_names[] = {
+	"free", "spawning", "idle", "busy", "dying", "closing",
+};
+
+struct sup_worker {
+	unsigned slot;
+	uint32_t id;
+	enum sup_wstate state;
+	pid_t pid;
+	int pidfd;
+	int sock;
+	struct ipc_chan *chan;
+	uv_poll_t poll;
+	int poll_init;
+	uv_timer_t timer;
+	struct sup_job *job;
+	uint64_t seq;
+	uint64_t jobs;
+	uint64_t started_ns;
+	int timed_out;
+	char fault[160];  /* first cause of death, if the supervisor knows it */
+	int32_t fault_code;
+};
+
+enum sup_hstate { H_NONE, H_STARTING, H_READY, H_EXITING };
+
+struct sup_host {
+	enum sup_hstate state;
+	uv_process_t proc;
+	int proc_open;
+	int ctl;
+	uv_poll_t ctl_poll;
+	int poll_open;
+	pid_t pid;
+	unsigned sigs;
+	char engine[64];
+	char fatal[IPC_TEXT_MAX];
+	uint64_t started_ns;
+};
+
+static struct {
+	uv_loop_t *loop;
+	const struct sup_config *cfg;
+	void (*ready_cb)(void);
+	struct sup_worker *workers;
+	unsigned nworkers;
+	uint32_t next_worker_id;
+	uint64_t next_seq;
+	struct sup_host host;
+	uv_timer_t restart_timer;
+	unsigned backoff_ms;
+	int start_failed;         /* the last start attempt failed: fail fast */
+	char last_failure[IPC_TEXT_MAX];
+	struct sup_job *qhead, *qtail;
+	size_t qlen;
+	int draining;
+	int closing;
+	void (*drain_cb)(void);
+	struct sup_stats stats;
+	uid_t uid;
+	gid_t gid;
+	int setid;
+} P;
+
+static void dispatch(void);
+static void host_start(void);
+static void worker_spawn(struct sup_worker *w);
+
+/* ---------------------------------------------------------------- helpers */
+
+static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...) PLAT_PRINTF(3, 4);
+
+static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(v, 0, sizeof(*v));
+	v->status = IPC_ERROR;
+	v->engine_code = code;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct sup_worker *w)
+{
+	uint64_t ns = plat_now_ns() - job->t_submit;
+
+	P.stats.scanned++;
+	P.stats.scan_ns_total += ns;
+	switch (v->status) {
+	case IPC_CLEAN: P.stats.clean++; break;
+	case IPC_INFECTED: P.stats.infected++; break;
+	case IPC_UNSCANNABLE: P.stats.unscannable++; break;
+	default: P.stats.errors++; break;
+	}
+	if (v->status == IPC_ERROR)
+		plat_log(PLAT_LOG_WARN, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\" worker=%u",
+		    job->id, job->len, (double)ns / 1e6, v->reason, w ? w->id : 0);
+	else
+		plat_log(PLAT_LOG_INFO, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s worker=%u",
+		    job->id, job->len, (double)ns / 1e6, ipc_status_name(v->status),
+		    v->name[0] ? " virus=" : "", v->name, w ? w->id : 0);
+	ipc_jobbuf_free(&job->buf);
+	job->worker = NULL;
+	job->done(job, v);
+}
+
+static void queue_push(struct sup_job *job)
+{
+	job->next = NULL;
+	if (P.qtail)
+		P.qtail->next = job;
+	else
+		P.qhead = job;
+	P.qtail = job;
+	P.qlen++;
+}
+
+static struct sup_job *queue_pop(void)
+{
+	struct sup_job *job = P.qhead;
+
+	if (job) {
+		P.qhead = job->next;
+		if (P.qhead == NULL)
+			P.qtail = NULL;
+		P.qlen--;
+		job->next = NULL;
+	}
+	return job;
+}
+
+static void fail_queue(const char *reason)
+{
+	struct sup_job *job;
+	struct sup_verdict v;
+
+	while ((job = queue_pop()) != NULL) {
+		verdict_error(&v, IPC_CODE_UNAVAILABLE, "%s", reason);
+		job_finish(job, &v, NULL);
+	}
+}
+
+static void check_drained(void)
+{
+	if (!P.draining || P.qlen > 0)
+		return;
+	for (unsigned i = 0; i < P.nworkers; i++)
+		if (P.workers[i].state == W_BUSY || P.workers[i].job != NULL)
+			return;
+	if (P.drain_cb) {
+		void (*cb)(void) = P.drain_cb;
+		P.drain_cb = NULL;
+		cb();
+	}
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void worker_kill(struct sup_worker *w)
+{
+	if (w->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+	else if (w->pid > 0)
+		kill(w->pid, SIGKILL);
+}
+
+static void worker_closed(uv_handle_t *h)
+{
+	struct sup_worker *w = h->data;
+
+	if (w->sock >= 0)
+		close(w->sock);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	ipc_chan_unmap(w->chan);
+	w->sock = -1;
+	w->pidfd = -1;
+	w->chan = NULL;
+	w->poll_init = 0;
+	w->pid = 0;
+	w->state = W_FREE;
+	if (P.host.state == H_READY && !P.closing)
+		worker_spawn(w);  /* replace at once: no throttle for per-job faults */
+	check_drained();
+}
+
+/* Releases the slot's handles; the worker process is already gone. */
+static void worker_release(struct sup_worker *w)
+{
+	uv_timer_stop(&w->timer);
+	w->state = W_CLOSING;
+	if (w->poll_init)
+		uv_close((uv_handle_t *)&w->poll, worker_closed);
+	else
+		worker_closed((uv_handle_t *)&w->poll);
+}
+
+/* Stops using a worker: kill it, answer its job if a cause is known now. */
+static void worker_retire(struct sup_worker *w, int32_t code, const char *fault)
+{
+	if (w->state == W_DYING || w->state == W_CLOSING)
+		return;
+	if (fault != NULL && w->fault[0] == '\0') {
+		snprintf(w->fault, sizeof(w->fault), "%s", fault);
+		w->fault_code = code;
+	}
+	if (w->poll_init)
+		uv_poll_stop(&w->poll);
+	uv_timer_stop(&w->timer);
+	worker_kill(w);
+	w->state = W_DYING;
+	if (w->job != NULL && w->fault[0] != '\0') {
+		struct sup_verdict v;
+		struct sup_job *job = w->job;
+		w->job = NULL;
+		verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
+		job_finish(job, &v, w);
+	}
+}
+
+static void worker_timeout(uv_timer_t *t)
+{
+	struct sup_worker *w = t->data;
+	char why[96];
+
+	if (w->state != W_BUSY)
+		return;
+	P.stats.timeouts++;
+	snprintf(why, sizeof(why), "scan timed out after %u s", P.cfg->timeout);
+	plat_log(PLAT_LOG_WARN, "scan_timeout", "worker=%u pid=%d job=%" PRIu64 " after=%us "
+	    "fix=\"if legitimate mail is this slow, raise timeout\"",
+	    w->id, (int)w->pid, w->job ? w->job->id : 0, P.cfg->timeout);
+	w->timed_out = 1;
+	worker_retire(w, IPC_CODE_TIMEOUT, why);
+}
+
+static void worker_readable(uv_poll_t *h, int status, int events)
+{
+	struct sup_worker *w = h->data;
+	unsigned char buf[16];
+	struct ipc_result r;
+	struct sup_verdict v;
+	char err[128];
+	ssize_t n;
+
+	(void)events;
+	if (w->state != W_BUSY && w->state != W_IDLE)
+		return;
+	if (status < 0) {
+		worker_retire(w, 0, NULL);
+		return;
+	}
+	n = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The worker is gone; the host's exit report will say how. */
+		worker_retire(w, 0, NULL);
+		return;
+	}
+	if (w->state != W_BUSY || n != (ssize_t)sizeof(uint64_t)) {
+		plat_log(PLAT_LOG_WARN, "worker_malformed", "worker=%u pid=%d reason=\"unexpected %zd-byte wake-up while %s\"",
+		    w->id, (int)w->pid, n, wstate_names[w->state]);
+		worker_retire(w, IPC_CODE_MALFORMED, "malformed result from scanner: unexpected message");
+		return;
+	}
+	/* Copy out once, then validate the copy: the worker may still write. */
+	memcpy(&r, (const void *)&w->chan->result, sizeof(r));
+	uint64_t woke;
+	memcpy(&woke, buf, sizeof(woke));
+	if (woke != w->seq || ipc_result_validate(&r, w->seq, err, sizeof(err)) < 0) {
+		if (woke != w->seq)
+			snprintf(err, sizeof(err), "wake-up for sequence %" PRIu64 ", expected %" PRIu64, woke, w->seq);
+		plat_log(PLAT_LOG_WARN, "worker_malformed", "worker=%u pid=%d job=%" PRIu64 " reason=\"%s\"",
+		    w->id, (int)w->pid, w->job->id, err);
+		char fault[160];
+		snprintf(fault, sizeof(fault), "malformed result from scanner: %s", err);
+		worker_retire(w, IPC_CODE_MALFORMED, fault);
+		return;
+	}
+	uv_timer_stop(&w->timer);
+	memset(&v, 0, sizeof(v));
+	v.status = (enum ipc_status)r.status;
+	v.engine_code = r.engine_code;
+	memcpy(v.name, r.name, sizeof(v.name));
+	if (v.status == IPC_ERROR)
+		snprintf(v.reason, sizeof(v.reason), "%s", ipc_engine_strerror(r.engine_code));
+	struct sup_job *job = w->job;
+	w->job = NULL;
+	w->state = W_IDLE;
+	w->jobs++;
+	job_finish(job, &v, w);
+	dispatch();
+	check_drained();
+}
+
+/* Host reports a worker gone (after we killed it, or on its own). */
+static void worker_exited(struct sup_worker *w, int status)
+{
+	char why[160] = "";
+	int32_t code = IPC_CODE_CRASH;
+	uint64_t vseq = w->chan ? __atomic_load_n(&w->chan->violation.seq, __ATOMIC_ACQUIRE) : 0;
+
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && vseq != 0 && w->chan != NULL) {
+		char name[64];
+		priv_syscall_name(w->chan->violation.sysno, name, sizeof(name));
+		P.stats.violations++;
+		snprintf(why, sizeof(why), "sandbox violation: syscall %s", name);
+		code = IPC_CODE_VIOLATION;
+		plat_log(PLAT_LOG_WARN, "sandbox_violation", "worker=%u pid=%d syscall=%s job=%" PRIu64,
+		    w->id, (int)w->pid, name, w->job ? w->job->id : 0);
+	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && w->state == W_DYING)) {
+		P.stats.worker_crashes++;
+		snprintf(why, sizeof(why), "scanner crashed: %s", plat_signame(WTERMSIG(status)));
+		plat_log(PLAT_LOG_WARN, "worker_crash", "worker=%u pid=%d signal=%s job=%" PRIu64,
+		    w->id, (int)w->pid, plat_signame(WTERMSIG(status)), w->job ? w->job->id : 0);
+	} else if (WIFEXITED(status) && w->state != W_DYING) {
+		P.stats.worker_crashes++;
+		snprintf(why, sizeof(why), "scanner exited with status %d", WEXITSTATUS(status));
+		plat_log(PLAT_LOG_WARN, "worker_exit", "worker=%u pid=%d status=%d job=%" PRIu64,
+		    w->id, (int)w->pid, WEXITSTATUS(status), w->job ? w->job->id : 0);
+	} else {
+		plat_log(PLAT_LOG_INFO, "worker_exit", "worker=%u pid=%d%s%s", w->id, (int)w->pid,
+		    w->fault[0] ? " cause=" : "", w->fault[0] ? "killed" : "");
+	}
+	if (why[0] != '\0' && w->fault[0] == '\0') {
+		snprintf(w->fault, sizeof(w->fault), "%s", why);
+		w->fault_code = code;
+	}
+	if (w->fault[0] == '\0')
+		snprintf(w->fault, sizeof(w->fault), "scanner process ended during the scan");
+	worker_retire(w, 0, NULL);
+	if (w->job != NULL) {
+		struct sup_verdict v;
+		struct sup_job *job = w->job;
+		w->job = NULL;
+		verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
+		job_finish(job, &v, w);
+	}
+	worker_release(w);
+}
+
+static void worker_spawn(struct sup_worker *w)
+{
+	struct ipc_msg m;
+	int sp[2], chan_fd, fds[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_warn("worker_spawn", "slot=%u step=socketpair", w->slot);
+		return;
+	}
+	chan_fd = ipc_chan_create();
+	if (chan_fd < 0 || (w->chan = ipc_chan_map(chan_fd)) == NULL) {
+		log_warn("worker_spawn", "slot=%u step=channel", w->slot);
+		if (chan_fd >= 0)
+			close(chan_fd);
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	w->id = ++P.next_worker_id;
+	w->sock = sp[0];
+	w->pid = 0;
+	w->pidfd = -1;
+	w->job = NULL;
+	w->jobs = 0;
+	w->timed_out = 0;
+	w->fault[0] = '\0';
+	w->fault_code = 0;
+	w->state = W_SPAWNING;
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_MSG_SPAWN;
+	m.worker = w->id;
+	fds[0] = sp[1];
+	fds[1] = chan_fd;
+	rc = ipc_msg_send(P.host.ctl, &m, fds, 2);
+	close(sp[1]);
+	close(chan_fd);
+	if (rc < 0) {
+		/* The host is going away; its exit handler resets everything. */
+		close(sp[0]);
+		ipc_chan_unmap(w->chan);
+		w->chan = NULL;
+		w->sock = -1;
+		w->state = W_FREE;
+	}
+}
+
+static struct sup_worker *worker_by_id(uint32_t id)
+{
+	for (unsigned i = 0; i < P.nworkers; i++)
+		if (P.workers[i].state != W_FREE && P.workers[i].id == id)
+			return &P.workers[i];
+	return NULL;
+}
+
+static void worker_up(struct sup_worker *w, pid_t pid)
+{
+	if (w->state != W_SPAWNING || pid <= 0)
+		return;
+	w->pid = pid;
+	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	w->started_ns = plat_now_ns();
+	uv_poll_init(P.loop, &w->poll, w->sock);
+	w->poll.data = w;
+	w->poll_init = 1;
+	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, worker_readable);
+	w->state = W_IDLE;
+	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d", w->id, (int)pid);
+	dispatch();
+}
+
+static int send_job(struct sup_worker *w, struct sup_job *job)
+{
+	struct ipc_job m = { .seq = ++P.next_seq, .len = job->len };
+	int rc;
+
+	w->seq = m.seq;
+	w->chan->result.seq = 0;
+	rc = ipc_job_send(w->sock, &m, job->buf.fd);
+	if (rc < 0)
+		return rc;
+	w->job = job;
+	job->worker = w;
+	w->state = W_BUSY;
+	uv_timer_start(&w->timer, worker_timeout, (uint64_t)P.cfg->timeout * 1000, 0);
+	return 0;
+}
+
+static void dispatch(void)
+{
+	for (unsigned i = 0; i < P.nworkers && P.qlen > 0; i++) {
+		struct sup_worker *w = &P.workers[i];
+		if (w->state != W_IDLE)
+			continue;
+		struct sup_job *job = queue_pop();
+		if (send_job(w, job) < 0) {
+			/* Worker socket broken: it is dead; put the job back first. */
+			job->next = P.qhead;
+			P.qhead = job;
+			if (P.qtail == NULL)
+				P.qtail = job;
+			P.qlen++;
+			worker_retire(w, 0, NULL);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------- host */
+
+static void host_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void host_reset_workers(const char *reason)
+{
+	for (unsigned i = 0; i < P.nworkers; i++) {
+		struct sup_worker *w = &P.workers[i];
+		if (w->state == W_FREE || w->state == W_CLOSING)
+			continue;
+		if (w->fault[0] == '\0')
+			snprintf(w->fault, sizeof(w->fault), "%s", reason);
+		worker_retire(w, 0, NULL);
+		if (w->job != NULL) {
+			struct sup_verdict v;
+			struct sup_job *job = w->job;
+			w->job = NULL;
+			verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
+			job_finish(job, &v, w);
+		}
+		worker_release(w);
+	}
+}
+
+static void restart_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	host_start();
+}
+
+static void host_schedule_restart(int failed)
+{
+	unsigned delay = 0;
+
+	if (P.closing)
+		return;
+	if (failed) {
+		delay = P.backoff_ms;
+		P.backoff_ms = P.backoff_ms * 2 > SUP_BACKOFF_MAX_MS ? SUP_BACKOFF_MAX_MS : P.backoff_ms * 2;
+	}
+	uv_timer_start(&P.restart_timer, restart_timer_cb, delay, 0);
+}
+
+static void host_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	int was_ready = P.host.state == H_READY;
+	char reason[IPC_TEXT_MAX];
+
+	(void)proc;
+	if (P.host.fatal[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s", P.host.fatal);
+	else if (term_signal)
+		snprintf(reason, sizeof(reason), "scanner host killed by %s", plat_signame(term_signal));
+	else
+		snprintf(reason, sizeof(reason), "scanner host exited with status %d", (int)exit_status);
+
+	P.host.state = H_EXITING;
+	if (P.host.poll_open) {
+		uv_poll_stop(&P.host.ctl_poll);
+		uv_close((uv_handle_t *)&P.host.ctl_poll, host_closed);
+		P.host.poll_open = 0;
+	}
+	if (P.host.ctl >= 0)
+		close(P.host.ctl);
+	P.host.ctl = -1;
+	uv_close((uv_handle_t *)&P.host.proc, host_closed);
+	P.host.proc_open = 0;
+	host_reset_workers("scanner host exited during the scan");
+	P.host.state = H_NONE;
+
+	if (P.closing)
+		return;
+	P.stats.host_restarts++;
+	if (was_ready) {
+		plat_log(PLAT_LOG_WARN, "host_exit", "pid=%d reason=\"%s\" action=restart", (int)P.host.pid, reason);
+		P.start_failed = 0;
+		host_schedule_restart(0);
+	} else {
+		P.start_failed = 1;
+		snprintf(P.last_failure, sizeof(P.last_failure), "%s", reason);
+		plat_log(PLAT_LOG_ERROR, "host_failed", "reason=\"%s\" retry_in=%ums "
+		    "fix=\"check scanner_path, database and user in the config; run avwarden --check-config\"",
+		    reason, P.backoff_ms);
+		fail_queue("no scanner available: scanner host failed to start");
+		host_schedule_restart(1);
+	}
+}
+
+static void host_ready(const struct ipc_msg *m)
+{
+	char engine[64] = "?", missing[64] = "?";
+	const char *p;
+
+	if (P.host.state != H_STARTING)
+		return;
+	if ((p = strstr(m->text, "engine=")) != NULL)
+		sscanf(p, "engine=%63s", engine);
+	if ((p = strstr(m->text, "missing=")) != NULL)
+		sscanf(p, "missing=%63s", missing);
+	snprintf(P.host.engine, sizeof(P.host.engine), "%s", engine);
+	P.host.sigs = m->a > 0 ? (unsigned)m->a : 0;
+	P.host.state = H_READY;
+	P.start_failed = 0;
+	P.backoff_ms = SUP_BACKOFF_MIN_MS;
+	plat_log(PLAT_LOG_INFO, "host_ready", "pid=%d signatures=%u engine=%s load_ms=%.0f",
+	    (int)P.host.pid, P.host.sigs, engine, (double)(plat_now_ns() - P.host.started_ns) / 1e6);
+	if (strcmp(missing, "none") != 0)
+		plat_log(PLAT_LOG_WARN, "sandbox_layer_missing", "layers=%s "
+		    "fix=\"enable unprivileged user namespaces / Landlock in the kernel for full containment\"",
+		    missing);
+	for (unsigned i = 0; i < P.nworkers; i++)
+		if (P.workers[i].state == W_FREE)
+			worker_spawn(&P.workers[i]);
+	if (P.ready_cb) {
+		void (*cb)(void) = P.ready_cb;
+		P.ready_cb = NULL;
+		cb();
+	}
+}
+
+static void host_readable(uv_poll_t *h, int status, int events)
+{
+	struct ipc_msg m;
+	int fds[2];
+	size_t nfds;
+	int rc;
+
+	(void)h;
+	(void)events;
+	if (status < 0)
+		return;
+	for (;;) {
+		nfds = 2;
+		rc = ipc_msg_recv(P.host.ctl, &m, fds, &nfds);
+		if (rc == -EAGAIN)
+			return;
+		if (rc <= 0) {
+			/* EOF or garbage: the host is finished; exit_cb does the rest. */
+			if (rc < 0)
+				plat_log(PLAT_LOG_WARN, "host_malformed", "pid=%d reason=\"%s\"", (int)P.host.pid, strerror(-rc));
+			uv_poll_stop(&P.host.ctl_poll);
+			uv_process_kill(&P.host.proc, SIGKILL);
+			return;
+		}
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);  /* the host never sends descriptors */
+		switch (m.type) {
+		case IPC_MSG_READY:
+			host_ready(&m);
+			break;
+		case IPC_MSG_FATAL:
+			snprintf(P.host.fatal, sizeof(P.host.fatal), "%s", m.text);
+			break;
+		case IPC_MSG_LOG:
+			plat_log(PLAT_LOG_INFO, "host_log", "pid=%d text=\"%s\"", (int)P.host.pid, m.text);
+			break;
+		case IPC_MSG_WORKER_UP: {
+			struct sup_worker *w = worker_by_id(m.worker);
+			if (w != NULL)
+				worker_up(w, m.pid);
+			break;
+		}
+		case IPC_MSG_WORKER_EXIT: {
+			struct sup_worker *w = worker_by_id(m.worker);
+			if (w == NULL || w->state == W_CLOSING)
+				break;
+			if (w->state == W_SPAWNING) {
+				plat_log(PLAT_LOG_WARN, "worker_spawn", "worker=%u reason=\"%s\"", w->id, m.text);
+				worker_release(w);
+				break;
+			}
+			if (m.pid != w->pid)
+				break;
+			worker_exited(w, m.a);
+			break;
+		}
+		default:
+			plat_log(PLAT_LOG_WARN, "host_malformed", "pid=%d reason=\"unexpected message type %u\"",
+			    (int)P.host.pid, m.type);
+			uv_process_kill(&P.host.proc, SIGKILL);
+			return;
+		}
+	}
+}
+
+static void host_start(void)
+{
+	char tmp_s[32], fsize_s[32], ssize_s[32], rec_s[32], files_s[32], time_s[32];
+	char *args[24];
+	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL };
+	uv_stdio_container_t stdio[4];
+	uv_process_options_t o;
+	struct priv_spawn_limits lim = { .nofile = 1024 };
+	int sp[2], rc;
+	size_t a = 0;
+
+	const struct sup_config *c = P.cfg;
+
+	if (P.closing || P.host.state != H_NONE)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_warn("host_failed", "step=socketpair");
+		host_schedule_restart(1);
+		return;
+	}
+	snprintf(tmp_s, sizeof(tmp_s), "%" PRIu64, c->scanner_tmp_size);
+	snprintf(fsize_s, sizeof(fsize_s), "%" PRIu64, c->max_extract_size);
+	snprintf(ssize_s, sizeof(ssize_s), "%" PRIu64, c->max_cumulative_extract_size);
+	snprintf(rec_s, sizeof(rec_s), "%u", c->max_extract_depth);
+	snprintf(files_s, sizeof(files_s), "%u", c->max_file_count);
+	snprintf(time_s, sizeof(time_s), "%u", c->max_extract_time * 1000);
+	args[a++] = c->scanner_path;
+	args[a++] = "--database";
+	args[a++] = c->database;
+	args[a++] = "--tmp-size";
+	args[a++] = tmp_s;
+	args[a++] = "--max-filesize";
+	args[a++] = fsize_s;
+	args[a++] = "--max-scansize";
+	args[a++] = ssize_s;
+	args[a++] = "--max-recursion";
+	args[a++] = rec_s;
+	args[a++] = "--max-files";
+	args[a++] = files_s;
+	args[a++] = "--max-scantime";
+	args[a++] = time_s;
+	args[a] = NULL;
+
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_IGNORE;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = STDERR_FILENO;
+	stdio[3].flags = UV_INHERIT_FD;
+	stdio[3].data.fd = sp[1];
+	memset(&o, 0, sizeof(o));
+	o.file = c->scanner_path;
+	o.args = args;
+	o.env = env;
+	o.cwd = "/";
+	o.stdio = stdio;
+	o.stdio_count = 4;
+	o.exit_cb = host_exit_cb;
+	if (P.setid) {
+		o.flags = UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+		o.uid = P.uid;
+		o.gid = P.gid;
+	}
+	memset(&P.host, 0, sizeof(P.host));
+	P.host.ctl = -1;
+	P.host.started_ns = plat_now_ns();
+	rc = uv_spawn(P.loop, &P.host.proc, &o);
+	close(sp[1]);
+	if (rc < 0) {
+		close(sp[0]);
+		uv_close((uv_handle_t *)&P.host.proc, host_closed);
+		P.start_failed = 1;
+		snprintf(P.last_failure, sizeof(P.last_failure), "cannot execute scanner_path %s: %s",
+		    c->scanner_path, uv_strerror(rc));
+		plat_log(PLAT_LOG_ERROR, "host_failed", "reason=\"%s\" retry_in=%ums "
+		    "fix=\"point scanner_path at avwarden-scanner (or a wrapper that execs it), executable by user %s\"",
+		    P.last_failure, P.backoff_ms, c->user);
+		fail_queue("no scanner available: scanner host failed to start");
+		host_schedule_restart(1);
+		return;
+	}
+	P.host.proc_open = 1;
+	P.host.pid = P.host.proc.pid;
+	P.host.ctl = sp[0];
+	P.host.state = H_STARTING;
+	uv_poll_init(P.loop, &P.host.ctl_poll, P.host.ctl);
+	P.host.poll_open = 1;
+	uv_poll_start(&P.host.ctl_poll, UV_READABLE | UV_DISCONNECT, host_readable);
+	/*
+	 * The host applies these limits to itself before anything else: libuv
+	 * has no pre-exec hook, and prlimit() on a process of another uid needs
+	 * CAP_SYS_RESOURCE, which a container's root may not have.
+	 */
+	struct ipc_msg m = { .type = IPC_MSG_START, .a = (int32_t)lim.nofile };
+	if (ipc_msg_send(P.host.ctl, &m, NULL, 0) < 0)
+		uv_process_kill(&P.host.proc, SIGKILL);
+	plat_log(PLAT_LOG_INFO, "host_start", "pid=%d scanner_path=%s database=%s",
+	    (int)P.host.pid, c->scanner_path, c->database);
+}
+
+/* ------------------------------------------------------------------- API */
+
+int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb)(void))
+{
+	memset(&P, 0, sizeof(P));
+	P.loop = loop;
+	P.cfg = cfg;
+	P.ready_cb = ready_cb;
+	P.backoff_ms = SUP_BACKOFF_MIN_MS;
+	P.host.ctl = -1;
+	P.nworkers = cfg->max_concurrency;
+	P.workers = calloc(P.nworkers, sizeof(*P.workers));
+	if (P.workers == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < P.nworkers; i++) {
+		P.workers[i].slot = i;
+		P.workers[i].sock = -1;
+		P.workers[i].pidfd = -1;
+		uv_timer_init(loop, &P.workers[i].timer);
+		P.workers[i].timer.data = &P.workers[i];
+	}
+	uv_timer_init(loop, &P.restart_timer);
+
+	if (geteuid() == 0) {
+		int rc = priv_lookup_user(cfg->user, &P.uid, &P.gid);
+		if (rc < 0)
+			return rc;
+		if (P.uid == 0)
+			return -EPERM;
+		P.setid = 1;
+	} else {
+		plat_log(PLAT_LOG_WARN, "unprivileged", "uid=%d reason=\"not started as root: scanners run as "
+		    "this uid, not as user %s\"", (int)geteuid(), cfg->user);
+	}
+	host_start();
+	return 0;
+}
+
+void sup_pool_submit(struct sup_job *job)
+{
+	struct sup_verdict v;
+
+	job->t_submit = plat_now_ns();
+	job->worker = NULL;
+	if (P.draining || P.closing) {
+		verdict_error(&v, IPC_CODE_UNAVAILABLE, "avwarden is shutting down");
+		job_finish(job, &v, NULL);
+		return;
+	}
+	if (P.host.state != H_READY && P.start_failed) {
+		/* Fail fast: a tempfail now beats a hang until the client times out. */
+		verdict_error(&v, IPC_CODE_UNAVAILABLE, "no scanner available: %.100s", P.last_failure);
+		job_finish(job, &v, NULL);
+		return;
+	}
+	if (P.qlen >= P.cfg->max_queue) {
+		unsigned idle = 0;
+		for (unsigned i = 0; i < P.nworkers; i++)
+			idle += P.workers[i].state == W_IDLE;
+		if (idle == 0) {
+			P.stats.rejected_queue_full++;
+			plat_log(PLAT_LOG_WARN, "queue_full", "max_queue=%u max_concurrency=%u "
+			    "fix=\"raise max_concurrency if the machine has cores to spare, or max_queue\"",
+			    P.cfg->max_queue, P.cfg->max_concurrency);
+			verdict_error(&v, IPC_CODE_QUEUE_FULL, "queue full (max_queue %u)", P.cfg->max_queue);
+			job_finish(job, &v, NULL);
+			return;
+		}
+	}
+	queue_push(job);
+	dispatch();
+}
+
+void sup_pool_drain(void (*cb)(void))
+{
+	P.draining = 1;
+	P.drain_cb = cb;
+	if (P.host.state != H_READY)
+		fail_queue("avwarden is shutting down");
+	check_drained();
+}
+
+void sup_pool_close(void)
+{
+	P.closing = 1;
+	uv_timer_stop(&P.restart_timer);
+	uv_close((uv_handle_t *)&P.restart_timer, NULL);
+	fail_queue("avwarden is shutting down");
+	if (P.host.proc_open)
+		uv_process_kill(&P.host.proc, SIGKILL);
+	host_reset_workers("avwarden is shutting down");
+	if (P.host.poll_open) {
+		uv_close((uv_handle_t *)&P.host.ctl_poll, NULL);
+		P.host.poll_open = 0;
+	}
+	for (unsigned i = 0; i < P.nworkers; i++)
+		uv_close((uv_handle_t *)&P.workers[i].timer, NULL);
+}
+
+void sup_pool_free(void)
+{
+	free(P.workers);
+	P.workers = NULL;
+}
+
+const struct sup_stats *sup_pool_stats(void)
+{
+	return &P.stats;
+}
+
+unsigned sup_pool_signatures(void)
+{
+	return P.host.state == H_READY ? P.host.sigs : 0;
+}
+
+const char *sup_pool_engine_version(void)
+{
+	return P.host.engine[0] ? P.host.engine : "?";
+}
+
+size_t sup_pool_queue_depth(void)
+{
+	return P.qlen;
+}
+
+unsigned sup_pool_busy(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < P.nworkers; i++)
+		n += P.workers[i].state == W_BUSY;
+	return n;
+}
+
+unsigned sup_pool_idle(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < P.nworkers; i++)
+		n += P.workers[i].state == W_IDLE;
+	return n;
+}
+
+size_t sup_pool_describe_workers(char *buf, size_t len)
+{
+	size_t off = 0;
+	uint64_t now = plat_now_ns();
+	int n;
+
+	n = snprintf(buf, len, "%-8s %-8s %-9s %-8s %s\n", "WORKER", "PID", "STATE", "JOBS", "AGE_S");
+	if (n > 0)
+		off = (size_t)n < len ? (size_t)n : len;
+	for (unsigned i = 0; i < P.nworkers && off < len; i++) {
+		struct sup_worker *w = &P.workers[i];
+		if (w->state == W_FREE)
+			continue;
+		n = snprintf(buf + off, len - off, "%-8u %-8d %-9s %-8" PRIu64 " %.1f\n", w->id, (int)w->pid,
+		    wstate_names[w->state], w->jobs,
+		    w->started_ns ? (double)(now - w->started_ns) / 1e9 : 0.0);
+		if (n < 0)
+			break;
+		off += (size_t)n < len - off ? (size_t)n : len - off;
+	}
+	return off;
+}

@@ -1,0 +1,113 @@
+/*
+ * supervisor/sup.h: the privileged supervisor (avwarden).
+ *
+ * It owns the sockets, config, queue, timers, logs and every decision; it
+ * never parses message content with libclamav. Module split:
+ *   config.c   the configuration file
+ *   clamd.c    clamd wire protocol (pure)
+ *   listen.c   client listeners and connections
+ *   pool.c     scanner host generation, workers, job queue, dispatch
+ *   control.c  avwardenctl's control socket
+ *   main.c     entry point, signals, readiness, shutdown
+ */
+#ifndef AVW_SUP_H
+#define AVW_SUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "clamd.h"
+
+/* ---- config.c ---- */
+
+struct sup_config {
+	char **listen;
+	size_t nlisten;
+	char *control_socket;
+	char *database;
+	char *scanner_path;
+	char *scanner_log;
+	char *user;
+	unsigned max_concurrency;
+	unsigned max_queue;
+	unsigned timeout;              /* seconds per scan, supervisor's timer */
+	uint64_t max_message_size;     /* INSTREAM limit, bytes */
+	uint64_t scanner_tmp_size;     /* size of the scanners' private tmpfs */
+	uint64_t max_extract_size;     /* libclamav MaxFileSize */
+	uint64_t max_cumulative_extract_size; /* MaxScanSize */
+	unsigned max_extract_depth;    /* MaxRecursion */
+	unsigned max_file_count;       /* MaxFiles */
+	unsigned max_extract_time;     /* MaxScanTime, seconds */
+};
+
+/*
+ * Loads path into cfg. On failure returns -1 with "FILE:LINE: message" in
+ * err (the key and the value in question named).
+ */
+int sup_config_load(const char *path, struct sup_config *cfg, char *err, size_t errlen);
+void sup_config_free(struct sup_config *cfg);
+
+/* ---- pool.c ---- */
+
+struct sup_job;
+typedef void (*sup_job_done_cb)(struct sup_job *job, const struct sup_verdict *v);
+
+struct sup_job {
+	struct ipc_jobbuf buf;     /* sealed memfd with the bytes */
+	size_t len;
+	uint64_t id;               /* for logs */
+	uint64_t t_submit;         /* ns */
+	sup_job_done_cb done;
+	void *ctx;
+	struct sup_job *next;      /* queue link */
+	struct sup_worker *worker; /* while scanning */
+};
+
+struct sup_stats {
+	uint64_t scanned, clean, infected, unscannable, errors;
+	uint64_t worker_crashes, timeouts, violations, host_restarts;
+	uint64_t scan_ns_total;
+	uint64_t rejected_queue_full;
+};
+
+int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb)(void));
+/* Takes the job; its done callback is called exactly once, maybe at once. */
+void sup_pool_submit(struct sup_job *job);
+/* Accepts no new jobs; lets queued and in-flight ones finish, then calls cb. */
+void sup_pool_drain(void (*cb)(void));
+/* Kills the host and workers, answers anything left, closes handles. */
+void sup_pool_close(void);
+void sup_pool_free(void);
+const char *sup_pool_engine_version(void);
+const struct sup_stats *sup_pool_stats(void);
+unsigned sup_pool_signatures(void);
+/* Human-readable table of workers into buf; returns length. */
+size_t sup_pool_describe_workers(char *buf, size_t len);
+size_t sup_pool_queue_depth(void);
+unsigned sup_pool_busy(void);
+unsigned sup_pool_idle(void);
+
+/* ---- listen.c ---- */
+
+int sup_listen_start(uv_loop_t *loop, const struct sup_config *cfg, char *err, size_t errlen);
+/* Stops accepting, closes connections without a job; idle_cb once none is left. */
+void sup_listen_stop(void (*idle_cb)(void));
+void sup_listen_free(void);
+/* Connections still open (replies not yet written). */
+size_t sup_listen_active(void);
+
+/* ---- control.c ---- */
+
+int sup_control_start(uv_loop_t *loop, const char *path, char *err, size_t errlen);
+void sup_control_stop(void);
+
+/* ---- main.c ---- */
+
+/* Begins a graceful shutdown (SIGTERM, SHUTDOWN, avwardenctl shutdown). */
+void sup_shutdown(const char *why);
+
+/* Helpers shared by listen.c and control.c. */
+int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * tests/clamd_client.c: a minimal clamd-protocol client for the tests.
+ *
+ *   clamd-client ADDR ping|version|shutdown       z-form command, prints reply
+ *   clamd-client ADDR raw                          sends stdin as is, prints reply
+ *   clamd-client ADDR instream FILE [CHUNK]        zINSTREAM FILE in CHUNK-byte chunks
+ *   clamd-client ADDR load SECONDS CLIENTS FILE... INSTREAM each file in turn from
+ *                                                  CLIENTS threads; prints counts,
+ *                                                  req/s and latency percentiles
+ * ADDR is unix:/path or tcp:HOST:PORT. Replies are printed with their
+ * terminator ('\0' shown as "\0" text with -x... no: printed raw).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../platform/plat.h"
+
+static const char *addr;
+
+static int dial(void)
+{
+	int fd;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", addr + 5);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return -1;
+		return fd;
+	}
+	if (strncmp(addr, "tcp:", 4) == 0) {
+		char host[64];
+		const char *c = strrchr(addr + 4, ':');
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		snprintf(host, sizeof(host), "%.*s", (int)(c - addr - 4), addr + 4);
+		sa.sin_port = htons((uint16_t)atoi(c + 1));
+		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+			return -1;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return -1;
+		return fd;
+	}
+	return -1;
+}
+
+static ssize_t read_reply(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && (n = read(fd, buf + got, len - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNRESET)
+				break;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int instream(const unsigned char *data, size_t len, size_t chunk, char *reply, size_t rlen)
+{
+	int fd = dial();
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	if (plat_write_all(fd, "zINSTREAM", 10) < 0)
+		goto fail;
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t k = len - off < chunk ? len - off : chunk;
+		uint32_t be = htonl((uint32_t)k);
+		if (plat_write_all(fd, &be, 4) < 0 || plat_write_all(fd, data + off, k) < 0)
+			goto fail;
+	}
+	if (plat_write_all(fd, "\0\0\0\0", 4) < 0)
+		goto fail;
+	n = read_reply(fd, reply, rlen - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	reply[n] = '\0';
+	return (int)n;
+fail:
+	close(fd);
+	return -1;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	unsigned char *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		perror(path);
+		exit(2);
+	}
+	p = malloc((size_t)st.st_size + 1);
+	if (p == NULL || plat_read_full(fd, p, (size_t)st.st_size) != st.st_size) {
+		perror(path);
+		exit(2);
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* ---- load mode ---- */
+
+struct sample {
+	unsigned char *data;
+	size_t len;
+	char expect[512];
+};
+
+static struct sample *samples;
+static size_t nsamples;
+static double deadline;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t ok, wrong, failed;
+static double *lat;
+static size_t nlat, caplat;
+
+static double now_s(void)
+{
+	return (double)plat_now_ns() / 1e9;
+}
+
+static void *loader(void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+	char reply[512];
+
+	while (now_s() < deadline) {
+		struct sample *s = &samples[i++ % nsamples];
+		double t0 = now_s();
+		int n = instream(s->data, s->len, 65536, reply, sizeof(reply));
+		double dt = now_s() - t0;
+		pthread_mutex_lock(&mu);
+		if (n < 0)
+			failed++;
+		else if (strcmp(reply, s->expect) != 0)
+			wrong++;
+		else
+			ok++;
+		if (nlat == caplat) {
+			caplat = caplat ? caplat * 2 : 4096;
+			lat = realloc(lat, caplat * sizeof(*lat));
+		}
+		lat[nlat++] = dt;
+		pthread_mutex_unlock(&mu);
+	}
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int load(int argc, char **argv)
+{
+	double secs = atof(argv[0]);
+	int clients = atoi(argv[1]);
+	pthread_t th[64];
+	char reply[512];
+	double t0;
+
+	nsamples = (size_t)(argc - 2);
+	samples = calloc(nsamples, sizeof(*samples));
+	for (size_t i = 0; i < nsamples; i++) {
+		samples[i].data = slurp(argv[2 + i], &samples[i].len);
+		/* The first answer is the reference every later one must equal. */
+		if (instream(samples[i].data, samples[i].len, 65536, reply, sizeof(reply)) < 0) {
+			fprintf(stderr, "load: first scan of %s failed\n", argv[2 + i]);
+			return 1;
+		}
+		snprintf(samples[i].expect, sizeof(samples[i].expect), "%s", reply);
+	}
+	if (clients < 1 || clients > 64)
+		return 2;
+	t0 = now_s();
+	deadline = t0 + secs;
+	for (int i = 0; i < clients; i++)
+		pthread_create(&th[i], NULL, loader, (void *)(uintptr_t)(i * 7));
+	for (int i = 0; i < clients; i++)
+		pthread_join(th[i], NULL);
+	double el = now_s() - t0;
+	qsort(lat, nlat, sizeof(*lat), cmp_d);
+	printf("requests=%llu ok=%llu wrong=%llu failed=%llu seconds=%.2f rps=%.1f p50_ms=%.3f p99_ms=%.3f\n",
+	    (unsigned long long)nlat, (unsigned long long)ok, (unsigned long long)wrong,
+	    (unsigned long long)failed, el, (double)nlat / el,
+	    nlat ? lat[nlat / 2] * 1e3 : 0.0, nlat ? lat[(size_t)((double)nlat * 0.99)] * 1e3 : 0.0);
+	return wrong || failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	char reply[8192];
+	ssize_t n;
+	int fd;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: clamd-client ADDR ping|version|shutdown|raw|instream FILE [CHUNK]|load S N FILE...\n");
+		return 2;
+	}
+	addr = argv[1];
+	if (strcmp(argv[2], "load") == 0 && argc >= 6)
+		return load(argc - 3, argv + 3);
+	if (strcmp(argv[2], "instream") == 0 && argc >= 4) {
+		size_t len, chunk = argc >= 5 ? (size_t)atol(argv[4]) : 8192;
+		unsigned char *d = slurp(argv[3], &len);
+		int r = instream(d, len, chunk ? chunk : 8192, reply, sizeof(reply));
+		if (r < 0) {
+			perror("instream");
+			return 1;
+		}
+		fwrite(reply, 1, (size_t)r, stdout);
+		return 0;
+	}
+	fd = dial();
+	if (fd < 0) {
+		perror(addr);
+		return 1;
+	}
+	if (strcmp(argv[2], "raw") == 0) {
+		char in[65536];
+		while ((n = read(0, in, sizeof(in))) > 0)
+			if (plat_write_all(fd, in, (size_t)n) < 0)
+				break;
+		shutdown(fd, SHUT_WR);
+	} else {
+		char cmd[64];
+		int k = snprintf(cmd, sizeof(cmd), "z%s", argv[2]);
+		for (char *p = cmd + 1; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 32);
+		if (plat_write_all(fd, cmd, (size_t)k + 1) < 0)
+			return 1;
+	}
+	n = read_reply(fd, reply, sizeof(reply));
+	if (n < 0)
+		return 1;
+	fwrite(reply, 1, (size_t)n, stdout);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * tests/fault.h: fault injection for the test-only scanner build
+ * (build/tests/avwarden-scanner-faulty). Never compiled into avwarden-scanner.
+ *
+ * A job whose bytes start with "AVWARDEN-FAULT:" makes the worker misbehave
+ * after its lock-down, the way a compromised or broken libclamav would:
+ *   crash        SIGSEGV          hang        spin forever
+ *   exit         _exit(3)         garbage     write an invalid result
+ *   syscall=NAME call a forbidden syscall (open, socket, execve, ptrace, kill1)
+ */
+#ifndef AVW_FAULT_H
+#define AVW_FAULT_H
+
+#include <stddef.h>
+
+#include "../ipc/ipc.h"
+
+/* Before the scan; returns 1 when the result must be corrupted after it. */
+int fault_maybe_inject(const void *data, size_t len);
+/* Corrupts a result the way a compromised worker could. */
+void fault_corrupt(struct ipc_result *r);
+/* Calls a forbidden syscall by name; exposed for the sandbox tests. */
+int fault_syscall(const char *name);
+
+#endif
