@@ -39,11 +39,6 @@ static int write_file(const char *path, const char *text)
 
 int priv_enter_namespaces(void)
 {
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	char map[64];
-	int rc;
-
 	/*
 	 * A user namespace lets an unprivileged host create the others; inside
 	 * it the host keeps its own uid (mapped to itself), so files it creates
@@ -51,6 +46,14 @@ int priv_enter_namespaces(void)
 	 */
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
 		return -errno;
+	return 0;
+}
+
+int priv_map_ids(uid_t uid, gid_t gid)
+{
+	char map[64];
+	int rc;
+
 	if ((rc = write_file("/proc/self/setgroups", "deny")) < 0)
 		return rc;
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
@@ -141,6 +144,8 @@ static int private_dir_fallback(char *tmpdir, size_t len)
 int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
     unsigned *missing, const char **step)
 {
+	uid_t uid = getuid();
+	gid_t gid = getgid();
 	int rc;
 
 	*missing = 0;
@@ -151,6 +156,7 @@ int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
 		STEP("private temp dir", private_dir_fallback(tmpdir, tmpdir_len));
 	} else {
 		STEP("namespaces", rc);
+		STEP("uid/gid map", priv_map_ids(uid, gid));
 		STEP("tmpfs", priv_mount_tmpfs(tmpdir, tmp_size));
 	}
 	STEP("drop capabilities", priv_drop_capabilities());

@@ -49,6 +49,8 @@ int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
     unsigned *missing, const char **step);
 
 int priv_enter_namespaces(void);
+/* Maps uid/gid to themselves in the new user namespace; private mounts. */
+int priv_map_ids(uid_t uid, gid_t gid);
 int priv_mount_tmpfs(const char *dir, uint64_t size);
 int priv_drop_capabilities(void);
 int priv_set_no_new_privs(void);

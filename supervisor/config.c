@@ -47,6 +47,8 @@ static const struct int_range int_ranges[] = {
 	{ "max_concurrency", 1, 256 },
 	{ "max_queue", 0, 100000 },
 	{ "timeout", 1, 3600 },
+	{ "command_read_timeout", 1, 3600 },
+	{ "read_timeout", 1, 3600 },
 	{ "max_extract_depth", 1, 100 },
 	{ "max_file_count", 1, 1000000 },
 	{ "max_extract_time", 1, 3600 },
@@ -159,6 +161,8 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_INT("max_concurrency", 4, CFGF_NONE),
 		CFG_INT("max_queue", 256, CFGF_NONE),
 		CFG_INT("timeout", 60, CFGF_NONE),
+		CFG_INT("command_read_timeout", 30, CFGF_NONE),
+		CFG_INT("read_timeout", 120, CFGF_NONE),
 		CFG_STR("max_message_size", "100M", CFGF_NONE),
 		CFG_STR("scanner_tmp_size", "256M", CFGF_NONE),
 		CFG_STR("max_extract_size", "100M", CFGF_NONE),
@@ -169,6 +173,7 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_END(),
 	};
 	static const char *const int_keys[] = { "max_concurrency", "max_queue", "timeout",
+		"command_read_timeout", "read_timeout",
 		"max_extract_depth", "max_file_count", "max_extract_time" };
 	static const char *const size_keys[] = { "max_message_size", "scanner_tmp_size",
 		"max_extract_size", "max_cumulative_extract_size" };
@@ -220,6 +225,8 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	out->max_concurrency = (unsigned)cfg_getint(cfg, "max_concurrency");
 	out->max_queue = (unsigned)cfg_getint(cfg, "max_queue");
 	out->timeout = (unsigned)cfg_getint(cfg, "timeout");
+	out->command_read_timeout = (unsigned)cfg_getint(cfg, "command_read_timeout");
+	out->read_timeout = (unsigned)cfg_getint(cfg, "read_timeout");
 	out->max_extract_depth = (unsigned)cfg_getint(cfg, "max_extract_depth");
 	out->max_file_count = (unsigned)cfg_getint(cfg, "max_file_count");
 	out->max_extract_time = (unsigned)cfg_getint(cfg, "max_extract_time");

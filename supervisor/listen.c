@@ -24,7 +24,14 @@
 
 #include "../platform/plat.h"
 
-enum conn_state { C_CMD, C_STREAM, C_SCANNING, C_REPLY, C_CLOSING };
+enum conn_state { C_CMD, C_STREAM, C_SCANNING, C_REPLY, C_LINGER, C_CLOSING };
+
+/*
+ * After an error reply to a client that is still sending (size limit), we
+ * half-close and discard its input for a moment instead of closing at once:
+ * closing with unread data sends a reset that can destroy the reply.
+ */
+#define CONN_LINGER_MS 2000
 
 struct sup_conn {
 	union {
@@ -35,6 +42,10 @@ struct sup_conn {
 	} h;
 	enum conn_state state;
 	struct sup_conn *prev, *next;
+	uv_timer_t timer;          /* read timeouts, linger */
+	uv_shutdown_t sreq;
+	int handles;               /* open uv handles: stream + timer */
+	int linger;                /* discard input after the reply is written */
 	int job_pending;           /* the pool holds conn->job */
 	int gone;                  /* handle closed while the job was pending */
 	char delim;
@@ -71,6 +82,10 @@ static struct {
 
 /* ------------------------------------------------------------ connections */
 
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_reply(struct sup_conn *c, const char *text, size_t len);
+
 static void conn_free(struct sup_conn *c)
 {
 	ipc_jobbuf_free(&c->job.buf);
@@ -81,6 +96,8 @@ static void conn_closed(uv_handle_t *h)
 {
 	struct sup_conn *c = h->data;
 
+	if (--c->handles > 0)
+		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -99,21 +116,60 @@ static void conn_closed(uv_handle_t *h)
 	}
 }
 
+/* For a connection that failed before it was listed or had a stream. */
+static void conn_free_unlisted(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void conn_close(struct sup_conn *c)
 {
 	if (c->state == C_CLOSING)
 		return;
 	c->state = C_CLOSING;
 	uv_read_stop(&c->h.stream);
+	uv_timer_stop(&c->timer);
 	uv_close(&c->h.handle, conn_closed);
+	uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void conn_timeout(uv_timer_t *t)
+{
+	struct sup_conn *c = t->data;
+
+	switch (c->state) {
+	case C_CMD:
+	case C_STREAM:
+		/* clamd's words, and always a newline, whatever the command form. */
+		plat_log(PLAT_LOG_INFO, "client_timeout", "state=%s", c->state == C_CMD ? "command" : "stream");
+		c->linger = 1;
+		conn_reply(c, "COMMAND READ TIMED OUT\n", 23);
+		return;
+	default:
+		conn_close(c);  /* linger over, or a write that never drains */
+		return;
+	}
+}
+
+static void conn_shutdown_done(uv_shutdown_t *req, int status)
+{
+	(void)req;
+	(void)status;
 }
 
 static void reply_written(uv_write_t *req, int status)
 {
 	struct sup_conn *c = req->data;
 
-	(void)status;
-	conn_close(c);
+	if (status < 0 || !c->linger || c->state == C_CLOSING) {
+		conn_close(c);
+		return;
+	}
+	c->state = C_LINGER;
+	uv_timer_start(&c->timer, conn_timeout, CONN_LINGER_MS, 0);
+	if (uv_shutdown(&c->sreq, &c->h.stream, conn_shutdown_done) < 0 ||
+	    uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0)
+		conn_close(c);
 }
 
 /* One reply, one write, then close. */
@@ -129,6 +185,7 @@ static void conn_reply(struct sup_conn *c, const char *text, size_t len)
 	b = uv_buf_init(c->reply, (unsigned)len);
 	c->state = C_REPLY;
 	uv_read_stop(&c->h.stream);
+	uv_timer_stop(&c->timer);
 	c->wreq.data = c;
 	if (uv_write(&c->wreq, &c->h.stream, &b, 1, reply_written) < 0)
 		conn_close(c);
@@ -174,6 +231,7 @@ static void stream_complete(struct sup_conn *c)
 	int rc;
 
 	uv_read_stop(&c->h.stream);
+	uv_timer_stop(&c->timer);
 	c->job.len = c->is.len;
 	rc = ipc_jobbuf_seal(&c->job.buf, c->is.len);
 	if (rc < 0) {
@@ -201,6 +259,7 @@ static void stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 		plat_log(PLAT_LOG_WARN, "size_limit", "max_message_size=%" PRIu64 " received=%zu "
 		    "fix=\"raise max_message_size if such mail is legitimate\"",
 		    L.cfg->max_message_size, c->is.len);
+		c->linger = 1;
 		conn_replyf(c, "INSTREAM size limit exceeded. ERROR%c", c->delim);
 		ipc_jobbuf_free(&c->job.buf);
 		return;
@@ -233,6 +292,7 @@ static void run_command(struct sup_conn *c, const struct sup_cmd_req *req)
 		}
 		sup_instream_init(&c->is, c->job.buf.base, L.cfg->max_message_size);
 		c->state = C_STREAM;
+		uv_timer_start(&c->timer, conn_timeout, (uint64_t)L.cfg->read_timeout * 1000, 0);
 		/* Chunk bytes that came with the command line: copied once. */
 		if (left > 0)
 			stream_feed(c, (const unsigned char *)c->cmd + req->consumed, left);
@@ -275,6 +335,8 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
+	if (c->state == C_STREAM)
+		uv_timer_again(&c->timer);  /* read_timeout runs between reads */
 	switch (c->state) {
 	case C_CMD:
 		c->cmdlen += (size_t)nread;
@@ -310,14 +372,20 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->job.buf.fd = -1;
+	if (uv_timer_init(L.loop, &c->timer) < 0) {
+		free(c);
+		return;
+	}
+	c->timer.data = c;
 	if (l->unix_path)
 		rc = uv_pipe_init(L.loop, &c->h.pipe, 0);
 	else
 		rc = uv_tcp_init(L.loop, &c->h.tcp);
 	if (rc < 0) {
-		free(c);
+		uv_close((uv_handle_t *)&c->timer, conn_free_unlisted);
 		return;
 	}
+	c->handles = 2;
 	c->h.handle.data = c;
 	c->next = L.conns;
 	if (L.conns)
@@ -331,6 +399,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if (!l->unix_path)
 		uv_tcp_nodelay(&c->h.tcp, 1);
 	c->state = C_CMD;
+	uv_timer_start(&c->timer, conn_timeout, (uint64_t)L.cfg->command_read_timeout * 1000, 0);
 	if (uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0)
 		conn_close(c);
 }

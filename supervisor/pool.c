@@ -63,6 +63,7 @@ struct sup_worker {
 	uint64_t jobs;
 	uint64_t started_ns;
 	int timed_out;
+	int killed;       /* the supervisor decided to kill it (fault set) */
 	char fault[160];  /* first cause of death, if the supervisor knows it */
 	int32_t fault_code;
 };
@@ -250,6 +251,7 @@ static void worker_retire(struct sup_worker *w, int32_t code, const char *fault)
 	if (fault != NULL && w->fault[0] == '\0') {
 		snprintf(w->fault, sizeof(w->fault), "%s", fault);
 		w->fault_code = code;
+		w->killed = 1;
 	}
 	if (w->poll_init)
 		uv_poll_stop(&w->poll);
@@ -356,12 +358,12 @@ static void worker_exited(struct sup_worker *w, int status)
 		code = IPC_CODE_VIOLATION;
 		plat_log(PLAT_LOG_WARN, "sandbox_violation", "worker=%u pid=%d syscall=%s job=%" PRIu64,
 		    w->id, (int)w->pid, name, w->job ? w->job->id : 0);
-	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && w->state == W_DYING)) {
+	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && w->killed)) {
 		P.stats.worker_crashes++;
 		snprintf(why, sizeof(why), "scanner crashed: %s", plat_signame(WTERMSIG(status)));
 		plat_log(PLAT_LOG_WARN, "worker_crash", "worker=%u pid=%d signal=%s job=%" PRIu64,
 		    w->id, (int)w->pid, plat_signame(WTERMSIG(status)), w->job ? w->job->id : 0);
-	} else if (WIFEXITED(status) && w->state != W_DYING) {
+	} else if (WIFEXITED(status) && !w->killed) {
 		P.stats.worker_crashes++;
 		snprintf(why, sizeof(why), "scanner exited with status %d", WEXITSTATUS(status));
 		plat_log(PLAT_LOG_WARN, "worker_exit", "worker=%u pid=%d status=%d job=%" PRIu64,
@@ -412,6 +414,7 @@ static void worker_spawn(struct sup_worker *w)
 	w->job = NULL;
 	w->jobs = 0;
 	w->timed_out = 0;
+	w->killed = 0;
 	w->fault[0] = '\0';
 	w->fault_code = 0;
 	w->state = W_SPAWNING;

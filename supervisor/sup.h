@@ -32,6 +32,8 @@ struct sup_config {
 	unsigned max_concurrency;
 	unsigned max_queue;
 	unsigned timeout;              /* seconds per scan, supervisor's timer */
+	unsigned command_read_timeout; /* seconds to wait for a whole command */
+	unsigned read_timeout;         /* seconds between reads of a stream */
 	uint64_t max_message_size;     /* INSTREAM limit, bytes */
 	uint64_t scanner_tmp_size;     /* size of the scanners' private tmpfs */
 	uint64_t max_extract_size;     /* libclamav MaxFileSize */

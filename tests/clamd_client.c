@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +89,12 @@ static int instream(const unsigned char *data, size_t len, size_t chunk, char *r
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t k = len - off < chunk ? len - off : chunk;
 		uint32_t be = htonl((uint32_t)k);
+		/* A server may answer early (size limit): stop sending, read it. */
 		if (plat_write_all(fd, &be, 4) < 0 || plat_write_all(fd, data + off, k) < 0)
-			goto fail;
+			goto answer;
 	}
-	if (plat_write_all(fd, "\0\0\0\0", 4) < 0)
-		goto fail;
+	(void)plat_write_all(fd, "\0\0\0\0", 4);
+answer:
 	n = read_reply(fd, reply, rlen - 1);
 	close(fd);
 	if (n < 0)
@@ -103,6 +105,7 @@ fail:
 	close(fd);
 	return -1;
 }
+
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -224,6 +227,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: clamd-client ADDR ping|version|shutdown|raw|instream FILE [CHUNK]|load S N FILE...\n");
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN);
 	addr = argv[1];
 	if (strcmp(argv[2], "load") == 0 && argc >= 6)
 		return load(argc - 3, argv + 3);

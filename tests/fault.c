@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -54,6 +55,10 @@ int fault_maybe_inject(const void *data, size_t len)
 			;
 	if (strcmp(cmd, "exit") == 0)
 		_exit(3);
+	if (strcmp(cmd, "slow") == 0) {
+		struct timespec ts = { 1, 0 };  /* then scan normally */
+		nanosleep(&ts, NULL);
+	}
 	if (strncmp(cmd, "syscall=", 8) == 0) {
 		/* If the call is merely denied (Landlock: EACCES), report it as a
 		 * scan error so the test sees the denial, not a verdict. */

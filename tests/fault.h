@@ -6,6 +6,7 @@
  * after its lock-down, the way a compromised or broken libclamav would:
  *   crash        SIGSEGV          hang        spin forever
  *   exit         _exit(3)         garbage     write an invalid result
+ *   slow         take 1 s, then scan normally
  *   syscall=NAME call a forbidden syscall (open, socket, execve, ptrace, kill1)
  */
 #ifndef AVW_FAULT_H

@@ -1,0 +1,287 @@
+#!/bin/sh
+# tests/integration.sh: end-to-end tests against the real daemon, the real
+# (or fault-injecting) scanner and the generated signature database.
+# usage: tests/integration.sh BUILD_DIR
+# Needs root (the scanners switch to user nobody) and a kernel with user
+# namespaces, seccomp and Landlock; says so and fails when they are missing.
+set -u
+B=$(cd "${1:-build}" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CLIENT=$B/tests/clamd-client
+CTL=$B/avwardenctl
+TESTFILES=/usr/share/clamav-testfiles
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/avwarden-it.XXXXXX)
+chmod 755 "$T"
+DAEMON_PID=""
+
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '     %s\n' "$2"; }
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "expected [$2] got [$3]"; fi
+}
+# Replies end in '\0' for z-commands; show it as '|' to compare in shell.
+vis() { tr '\0' '|'; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "integration: needs root (scanners run as user nobody); run: sudo make check"
+	exit 1
+fi
+
+# write_conf NAME SCANNER [extra lines...]
+write_conf() {
+	name=$1 scanner=$2
+	shift 2
+	d=$T/$name
+	mkdir -p "$d"
+	chmod 755 "$d"
+	{
+		echo "listen = { \"unix:$d/clamd.sock\" }"
+		echo "control_socket = \"$d/control.sock\""
+		echo "database = \"$B/db\""
+		echo "scanner_path = \"$scanner\""
+		echo "scanner_log = \"$d/scanner.log\""
+		echo "user = \"nobody\""
+		echo "max_concurrency = 2"
+		echo "timeout = 10"
+		echo "max_extract_time = 5"
+		for l in "$@"; do echo "$l"; done
+	} > "$d/avwarden.conf"
+}
+
+# start NAME: runs the daemon, waits for its ready newline (no sleeping).
+start() {
+	d=$T/$1
+	rm -f "$d/ready"
+	mkfifo "$d/ready"
+	"$B/avwarden" -c "$d/avwarden.conf" --ready-fd 3 3>"$d/ready" 2>"$d/stderr" &
+	DAEMON_PID=$!
+	got=$(timeout 60 head -c1 "$d/ready" | od -An -c | tr -d ' ')
+	if [ "$got" != '\n' ]; then
+		echo "integration: daemon $1 did not become ready; its stderr:"
+		cat "$d/stderr"
+		return 1
+	fi
+	SOCK=unix:$d/clamd.sock
+	return 0
+}
+
+# stop: SIGTERM, expect exit 0.
+stop() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=""
+	return $rc
+}
+
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$T/eicar.com"
+cat > "$T/clean.eml" <<'MAIL'
+From: alice@example.org
+To: bob@example.org
+Subject: lunch
+
+See you at noon.
+MAIL
+# A 50 KB mail with a base64 "attachment" of pseudo-random bytes.
+{
+	printf 'From: a@example.org\nTo: b@example.org\nSubject: report\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nAttached.\n'
+	printf -- '--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n'
+	head -c 36000 /dev/urandom | base64
+	printf -- '--XX--\n'
+} > "$T/big.eml"
+
+###########################################################################
+echo "# real scanner"
+write_conf main "$B/avwarden-scanner" 'max_message_size = "2M"' 'command_read_timeout = 1'
+start main || exit 1
+D=$T/main
+
+check "PING (z form)" "PONG|" "$($CLIENT $SOCK ping | vis)"
+check "PING (n form)" "PONG" "$(printf 'nPING\n' | $CLIENT $SOCK raw)"
+check "PING (legacy form)" "PONG" "$(printf 'PING\n' | $CLIENT $SOCK raw)"
+case "$($CLIENT $SOCK version | vis)" in
+"ClamAV "[0-9]*.[0-9]*"|") ok "VERSION reply";;
+*) bad "VERSION reply" "$($CLIENT $SOCK version | vis)";;
+esac
+check "EICAR over INSTREAM" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+check "clean mail" "stream: OK|" "$($CLIENT $SOCK instream "$T/clean.eml" | vis)"
+check "50 KB mail" "stream: OK|" "$($CLIENT $SOCK instream "$T/big.eml" | vis)"
+check "EICAR in 1-byte chunks" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$($CLIENT $SOCK instream "$T/eicar.com" 1 | vis)"
+check "empty stream" "stream: OK|" "$(printf 'zINSTREAM\0\0\0\0\0' | $CLIENT $SOCK raw | vis)"
+check "nINSTREAM replies with newline" "stream: OK" \
+	"$(printf 'nINSTREAM\n\0\0\0\5hello\0\0\0\0' | $CLIENT $SOCK raw)"
+check "unknown command" "UNKNOWN COMMAND|" "$(printf 'zFROBNICATE\0' | $CLIENT $SOCK raw | vis)"
+check "legacy INSTREAM is refused like clamd" "UNKNOWN COMMAND" "$(printf 'INSTREAM\n' | $CLIENT $SOCK raw)"
+check "command without terminator: closed, no reply" "" \
+	"$(head -c 5000 /dev/zero | tr '\0' 'A' | $CLIENT $SOCK raw | vis)"
+check "truncated stream: closed, no reply" "" \
+	"$(printf 'zINSTREAM\0\0\0\1\0abc' | $CLIENT $SOCK raw | vis)"
+head -c 2200000 /dev/zero > "$T/toolarge"
+check "INSTREAM past max_message_size" "INSTREAM size limit exceeded. ERROR|" \
+	"$($CLIENT $SOCK instream "$T/toolarge" 65536 | vis)"
+# An idle client is told off after command_read_timeout (1 s here).
+check "idle client: COMMAND READ TIMED OUT" "COMMAND READ TIMED OUT" \
+	"$( (printf 'zPI'; sleep 2) | $CLIENT $SOCK raw | vis)"
+check "still serving after malformed input" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+
+# Same verdict as libclamav in-process, for every Debian test file.
+if [ ! -d "$TESTFILES" ]; then
+	bad "clamav-testfiles installed" "$TESTFILES missing: apt-get install clamav-testfiles"
+else
+	n=0 diff=0
+	for f in "$TESTFILES"/* "$T/eicar.com" "$T/clean.eml" "$T/big.eml"; do
+		want=$("$B/tests/inproc-scan" "$B/db" "$f" | sed "s|^$f: ||")
+		got=$($CLIENT $SOCK instream "$f" | tr -d '\0')
+		n=$((n + 1))
+		if [ "$want" != "$got" ]; then
+			diff=$((diff + 1))
+			echo "     $f: in-process [$want] avwarden [$got]"
+		fi
+	done
+	check "verdicts equal to in-process libclamav ($n files)" 0 "$diff"
+	found=$(for f in "$TESTFILES"/*; do $CLIENT $SOCK instream "$f"; echo; done | grep -c 'ClamAV-Test-File.UNOFFICIAL FOUND')
+	check "every clamav-testfiles variant found by unpacking" "$(ls "$TESTFILES" | wc -l)" "$found"
+fi
+
+# ClamAV's own client.
+cat > "$D/clamd.conf" <<CONF
+LocalSocket $D/clamd.sock
+CONF
+out=$(clamdscan --no-summary --config-file="$D/clamd.conf" --stream "$T/eicar.com" 2>&1)
+rc=$?
+check "clamdscan --stream EICAR" "$T/eicar.com: Eicar-Test-Signature.UNOFFICIAL FOUND/1" "$out/$rc"
+out=$(clamdscan --no-summary --config-file="$D/clamd.conf" --stream "$T/clean.eml" 2>&1)
+rc=$?
+check "clamdscan --stream clean" "$T/clean.eml: OK/0" "$out/$rc"
+
+# Every scanner process: unprivileged, no capabilities, no_new_privs, own
+# network namespace; workers under seccomp filter mode.
+sup_net=$(readlink /proc/$DAEMON_PID/ns/net)
+host_pid=$(pgrep -P "$DAEMON_PID" -f avwarden-scanner | head -1)
+workers=$(pgrep -P "$host_pid")
+[ -n "$host_pid" ] && [ "$(echo "$workers" | wc -w)" -eq 2 ] && ok "host and 2 workers running" ||
+	bad "host and 2 workers running" "host=$host_pid workers=$workers"
+for p in $host_pid $workers; do
+	st=/proc/$p/status
+	role=worker
+	[ "$p" = "$host_pid" ] && role=host
+	uid=$(awk '/^Uid:/ {print $3}' "$st")
+	check "$role $p runs as nobody (euid)" 65534 "$uid"
+	check "$role $p CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "$st")"
+	check "$role $p NoNewPrivs" 1 "$(awk '/^NoNewPrivs:/ {print $2}' "$st")"
+	[ "$(readlink /proc/$p/ns/net)" != "$sup_net" ] && ok "$role $p own network namespace" ||
+		bad "$role $p own network namespace" "same as supervisor: $sup_net"
+	check "$role $p core limit" 0 "$(awk '/^Max core file size/ {print $5}' /proc/$p/limits)"
+done
+for p in $workers; do
+	check "worker $p Seccomp" 2 "$(awk '/^Seccomp:/ {print $2}' /proc/$p/status)"
+done
+check "host not under seccomp (workers only)" 0 "$(awk '/^Seccomp:/ {print $2}' /proc/$host_pid/status)"
+
+grep -q ' info scan id=.* verdict=INFECTED virus=Eicar-Test-Signature.UNOFFICIAL' "$D/scanner.log" &&
+	ok "scanner_log has the scan line" || bad "scanner_log has the scan line"
+check "avwardenctl ping" pong "$($CTL -s "$D/control.sock" ping)"
+
+if stop; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit 0" "exit $rc"; fi
+[ ! -e "$D/clamd.sock" ] && ok "socket removed at exit" || bad "socket removed at exit"
+
+###########################################################################
+echo "# wrapper script as scanner_path"
+write_conf wrap "$ROOT/etc/avwarden-scanner-wrapper.sh"
+sed -i "s|^database.*|database = \"$B/db\"|" "$T/wrap/avwarden.conf"
+# The wrapper finds the scanner next to it or in ../build; point it at ours.
+cp "$ROOT/etc/avwarden-scanner-wrapper.sh" "$B/avwarden-scanner-wrapper.sh"
+sed -i "s|^scanner_path.*|scanner_path = \"$B/avwarden-scanner-wrapper.sh\"|" "$T/wrap/avwarden.conf"
+start wrap || exit 1
+check "EICAR through the wrapper" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+host_pid=$(pgrep -P "$DAEMON_PID" | head -1)
+check "wrapper exec'd the scanner (same pid)" "avwarden-scanne" "$(cat /proc/$host_pid/comm)"
+stop || bad "wrapper daemon stopped cleanly"
+
+###########################################################################
+echo "# hostile scanner (fault injection)"
+write_conf faulty "$B/tests/avwarden-scanner-faulty" 'timeout = 2' 'max_extract_time = 1'
+start faulty || exit 1
+D=$T/faulty
+fault() { printf 'AVWARDEN-FAULT:%s' "$1" > "$T/fault"; $CLIENT $SOCK instream "$T/fault" | vis; }
+check "violation: socket()" "stream: sandbox violation: syscall socket ERROR|" "$(fault syscall=socket)"
+check "violation: execve()" "stream: sandbox violation: syscall execve ERROR|" "$(fault syscall=execve)"
+check "violation: ptrace()" "stream: sandbox violation: syscall ptrace ERROR|" "$(fault syscall=ptrace)"
+check "violation: kill(1)" "stream: sandbox violation: syscall kill ERROR|" "$(fault syscall=kill1)"
+check "open(/etc/passwd) denied by Landlock, scan goes on" "stream: OK|" "$(fault syscall=open)"
+grep -q 'warn sandbox_violation worker=[0-9]* pid=[0-9]* syscall=socket' "$D/scanner.log" &&
+	ok "violation logged with the syscall name" || bad "violation logged with the syscall name"
+check "crash" "stream: scanner crashed: SIGSEGV ERROR|" "$(fault crash)"
+check "exit" "stream: scanner exited with status 3 ERROR|" "$(fault exit)"
+check "garbage result" "stream: malformed result from scanner: status 77 out of range ERROR|" "$(fault garbage)"
+check "hang: timed out" "stream: scan timed out after 2 s ERROR|" "$(fault hang)"
+check "served correctly after every fault" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+
+# SIGTERM drains: a scan in flight is answered, then exit 0.
+printf 'AVWARDEN-FAULT:slow' > "$T/slow"
+$CLIENT $SOCK instream "$T/slow" > "$T/slow.reply" &
+cpid=$!
+i=0
+until $CTL -s "$D/control.sock" stats | grep -q 'workers busy/idle: *1/'; do
+	i=$((i + 1))
+	[ $i -gt 500 ] && break
+done
+kill -TERM "$DAEMON_PID"
+wait "$cpid"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=""
+check "SIGTERM drains the scan in flight" "stream: OK|" "$(vis < "$T/slow.reply")"
+check "exit 0 after draining" 0 "$rc"
+
+###########################################################################
+echo "# configuration errors"
+printf 'listen = "unix:/tmp/x.sock"\nmax_concurrency = 0\n' > "$T/bad.conf"
+out=$("$B/avwarden" -c "$T/bad.conf" --check-config 2>&1)
+rc=$?
+check "bad value names file, line and key" "avwarden: $T/bad.conf:2: max_concurrency = 0: must be between 1 and 256/1" "$out/$rc"
+printf 'lisen = "unix:/tmp/x.sock"\n' > "$T/bad2.conf"
+out=$("$B/avwarden" -c "$T/bad2.conf" 2>&1)
+rc=$?
+case "$out" in *"bad2.conf:1:"*lisen*) ok "unknown key names file, line and key";;
+*) bad "unknown key names file, line and key" "$out";; esac
+check "unknown key: non-zero exit" 1 "$rc"
+check "--check-config on a good file" "$T/main/avwarden.conf: OK" "$("$B/avwarden" -c "$T/main/avwarden.conf" --check-config 2>&1)"
+
+###########################################################################
+echo "# scanner that cannot start"
+write_conf nostart /nonexistent/avwarden-scanner
+mkfifo "$T/nostart/ready"
+"$B/avwarden" -c "$T/nostart/avwarden.conf" 2>"$T/nostart/stderr" &
+DAEMON_PID=$!
+i=0
+until [ -S "$T/nostart/clamd.sock" ] && grep -q host_failed "$T/nostart/scanner.log" 2>/dev/null; do
+	i=$((i + 1)); [ $i -gt 2000 ] && break
+	sleep 0.01  # polling a file the daemon writes, bounded; not a timing assumption
+done
+out=$($CLIENT unix:$T/nostart/clamd.sock instream "$T/eicar.com" | vis)
+case "$out" in "stream: no scanner available: cannot execute scanner_path /nonexistent/avwarden-scanner"*" ERROR|")
+	ok "no scanner: immediate tempfail ERROR";;
+*) bad "no scanner: immediate tempfail ERROR" "$out";; esac
+grep -q 'host_failed reason="cannot execute scanner_path /nonexistent/avwarden-scanner: no such file or directory" retry_in=' \
+	"$T/nostart/scanner.log" && ok "start failure logged with cause and fix" || bad "start failure logged with cause and fix"
+stop || true
+
+echo
+echo "integration: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
