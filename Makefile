@@ -104,7 +104,7 @@ $(BUILD)/db/avwarden-test.ndb: scripts/gen-db.sh
 	sh scripts/gen-db.sh $(BUILD)/db
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(PROGS) db
 	@sh scripts/run.sh $(BUILD)
 
 unit: $(TESTS)

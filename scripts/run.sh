@@ -21,7 +21,7 @@ cat <<MSG
 avwarden: starting in the foreground (Ctrl-C stops it); config $R/avwarden.conf
 In another terminal, scan a file with ClamAV's client:
     clamdscan --config-file=$R/clamd.conf --stream /usr/share/clamav-testfiles/clam.zip
-or over TCP:  printf 'zPING\\0' | nc -q1 127.0.0.1 3310
+It also listens on TCP 127.0.0.1:3310 (clamd's port).
 Console:      $B/avwardenctl -s $R/control.sock stats
 Event log:    tail -f $R/scanner.log
 MSG

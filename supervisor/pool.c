@@ -457,6 +457,12 @@ static void worker_up(struct sup_worker *w, pid_t pid)
 	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, worker_readable);
 	w->state = W_IDLE;
 	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d", w->id, (int)pid);
+	if (P.ready_cb) {
+		/* Serving from the first worker on: the database is loaded. */
+		void (*cb)(void) = P.ready_cb;
+		P.ready_cb = NULL;
+		cb();
+	}
 	dispatch();
 }
 
@@ -612,11 +618,6 @@ static void host_ready(const struct ipc_msg *m)
 	for (unsigned i = 0; i < P.nworkers; i++)
 		if (P.workers[i].state == W_FREE)
 			worker_spawn(&P.workers[i]);
-	if (P.ready_cb) {
-		void (*cb)(void) = P.ready_cb;
-		P.ready_cb = NULL;
-		cb();
-	}
 }
 
 static void host_readable(uv_poll_t *h, int status, int events)
