@@ -3,10 +3,10 @@
 
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libuv libclamav libseccomp libconfuse
+PKGS      := libuv libclamav libseccomp libconfuse libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The supervisor never links libclamav: it does not parse message content.
-SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse 2>/dev/null)
+SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto 2>/dev/null)
 SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -24,7 +24,7 @@ PLATFORM  := platform/plat.c
 IPC       := ipc/ipc.c
 PRIV      := privileges/spawn.c privileges/host.c privileges/landlock.c privileges/seccomp.c
 SUP_SRC   := supervisor/main.c supervisor/config.c supervisor/clamd.c supervisor/listen.c \
-	supervisor/pool.c supervisor/control.c
+	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/control.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

@@ -39,6 +39,20 @@ struct host_worker {
 };
 
 static struct host_worker workers[HOST_MAX_WORKERS];
+static uint64_t worker_as_limit;  /* 0: none */
+
+static uint64_t vm_size(void)
+{
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
 static int ctl = IPC_HOST_FD;
 
 static void host_send(uint32_t type, uint32_t worker, pid_t pid, int32_t a, const char *fmt, ...)
@@ -130,7 +144,7 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m
 		close(sigfd);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		scan_worker_main(engine, fds[0], fds[1]);
+		scan_worker_main(engine, fds[0], fds[1], worker_as_limit);
 	}
 	close(fds[0]);
 	close(fds[1]);
@@ -209,7 +223,7 @@ static void usage(void)
 	fprintf(stderr,
 	    "usage: avwarden-scanner --database PATH [--tmpdir DIR] [--tmp-size BYTES]\n"
 	    "       [--max-scansize B] [--max-filesize B] [--max-recursion N]\n"
-	    "       [--max-files N] [--max-scantime MS]\n"
+	    "       [--max-files N] [--max-scantime MS] [--worker-memory B]\n"
 	    "Started by avwarden through scanner_path with its control socket on fd 3;\n"
 	    "not meant to be run by hand.\n");
 	exit(2);
@@ -235,13 +249,14 @@ int main(int argc, char **argv)
 		{ "max-recursion", required_argument, NULL, 'R' },
 		{ "max-files", required_argument, NULL, 'N' },
 		{ "max-scantime", required_argument, NULL, 'T' },
+		{ "worker-memory", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scan_limits lim = { 0 };
 	struct priv_spawn_limits spawn_lim = { 0 };
 	const char *database = NULL, *step = NULL;
 	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX];
-	uint64_t tmp_size = 256ull << 20;
+	uint64_t tmp_size = 256ull << 20, worker_memory = 0;
 	struct cl_engine *engine;
 	unsigned missing = 0, sigs = 0;
 	int keep[] = { 0, 1, 2, IPC_HOST_FD };
@@ -267,6 +282,7 @@ int main(int argc, char **argv)
 		case 'R': lim.max_recursion = size_arg("--max-recursion", optarg); break;
 		case 'N': lim.max_files = size_arg("--max-files", optarg); break;
 		case 'T': lim.max_scantime_ms = size_arg("--max-scantime", optarg); break;
+		case 'W': worker_memory = size_arg("--worker-memory", optarg); break;
 		default: usage();
 		}
 	}
@@ -288,6 +304,17 @@ int main(int argc, char **argv)
 	engine = scan_engine_load(database, tmpdir, &lim, &sigs, err, sizeof(err));
 	if (engine == NULL)
 		host_fail("%s", err);
+
+	/*
+	 * Workers' RLIMIT_AS: what the host maps now (the engine they share)
+	 * plus worker_memory. Read before Landlock hides /proc.
+	 */
+	if (worker_memory > 0) {
+		uint64_t vm = vm_size();
+		if (vm == 0)
+			host_fail("cannot read the host's address-space size from /proc/self/statm");
+		worker_as_limit = vm + worker_memory;
+	}
 
 	/* Step 3. */
 	rc = priv_landlock_restrict(tmpdir);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@
 #include "../tests/fault.h"
 #endif
 
-static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan)
+static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan, uint64_t as_limit)
 {
 	int keep[] = { STDERR_FILENO, job_sock, chan_fd };
 	int rc;
@@ -38,6 +39,12 @@ static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan)
 	if ((rc = plat_close_fds_except(0, keep, 3)) < 0) {
 		errno = -rc;
 		fatal("worker_abort", "step=close_fds");
+	}
+	if (as_limit > 0) {
+		/* Running out is a per-job fault (allocation failure or crash). */
+		struct rlimit rl = { as_limit, as_limit };
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			fatal("worker_abort", "step=rlimit_as");
 	}
 	if ((rc = priv_worker_seccomp(&chan->violation, job_sock)) < 0) {
 		errno = -rc;
@@ -77,7 +84,7 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job, 
 		munmap(p, job->len);
 }
 
-void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd)
+void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, uint64_t as_limit)
 {
 	struct ipc_chan *chan = ipc_chan_map(chan_fd);
 	struct ipc_result r;
@@ -86,7 +93,7 @@ void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd)
 
 	if (chan == NULL || chan->magic != IPC_CHAN_MAGIC)
 		fatal("worker_abort", "step=map_channel");
-	worker_contain(job_sock, chan_fd, chan);
+	worker_contain(job_sock, chan_fd, chan, as_limit);
 
 	for (;;) {
 		rc = ipc_job_recv(job_sock, &job, &memfd);

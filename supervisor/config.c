@@ -52,6 +52,9 @@ static const struct int_range int_ranges[] = {
 	{ "max_extract_depth", 1, 100 },
 	{ "max_file_count", 1, 1000000 },
 	{ "max_extract_time", 1, 3600 },
+	{ "max_jobs_per_worker", 0, 100000000 },
+	{ "poison_threshold", 1, 100 },
+	{ "poison_ttl", 1, 604800 },
 };
 
 static int validate_int(cfg_t *cfg, cfg_opt_t *opt)
@@ -170,13 +173,18 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_INT("max_extract_depth", 17, CFGF_NONE),
 		CFG_INT("max_file_count", 10000, CFGF_NONE),
 		CFG_INT("max_extract_time", 50, CFGF_NONE),
+		CFG_INT("max_jobs_per_worker", 1000, CFGF_NONE),
+		CFG_STR("max_worker_memory", "1G", CFGF_NONE),
+		CFG_INT("poison_threshold", 2, CFGF_NONE),
+		CFG_INT("poison_ttl", 3600, CFGF_NONE),
 		CFG_END(),
 	};
 	static const char *const int_keys[] = { "max_concurrency", "max_queue", "timeout",
 		"command_read_timeout", "read_timeout",
-		"max_extract_depth", "max_file_count", "max_extract_time" };
+		"max_extract_depth", "max_file_count", "max_extract_time", "max_jobs_per_worker",
+		"poison_threshold", "poison_ttl" };
 	static const char *const size_keys[] = { "max_message_size", "scanner_tmp_size",
-		"max_extract_size", "max_cumulative_extract_size" };
+		"max_extract_size", "max_cumulative_extract_size", "max_worker_memory" };
 	cfg_t *cfg;
 	int rc;
 
@@ -230,17 +238,26 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	out->max_extract_depth = (unsigned)cfg_getint(cfg, "max_extract_depth");
 	out->max_file_count = (unsigned)cfg_getint(cfg, "max_file_count");
 	out->max_extract_time = (unsigned)cfg_getint(cfg, "max_extract_time");
+	out->max_jobs_per_worker = (unsigned)cfg_getint(cfg, "max_jobs_per_worker");
+	out->poison_threshold = (unsigned)cfg_getint(cfg, "poison_threshold");
+	out->poison_ttl = (unsigned)cfg_getint(cfg, "poison_ttl");
 	/* Validated above. */
 	plat_parse_size(cfg_getstr(cfg, "max_message_size"), &out->max_message_size);
 	plat_parse_size(cfg_getstr(cfg, "scanner_tmp_size"), &out->scanner_tmp_size);
 	plat_parse_size(cfg_getstr(cfg, "max_extract_size"), &out->max_extract_size);
 	plat_parse_size(cfg_getstr(cfg, "max_cumulative_extract_size"), &out->max_cumulative_extract_size);
+	plat_parse_size(cfg_getstr(cfg, "max_worker_memory"), &out->max_worker_memory);
 
 	/* Cross-key rules, reported against the file. */
 	if (out->max_extract_time >= out->timeout) {
 		snprintf(err, errlen, "%s: max_extract_time (%u s) must be below timeout (%u s): "
 		    "the engine's own limit has to end a scan before the supervisor kills it",
 		    path, out->max_extract_time, out->timeout);
+		goto fail_free;
+	}
+	if (out->max_worker_memory < out->max_message_size + (16ull << 20)) {
+		snprintf(err, errlen, "%s: max_worker_memory must exceed max_message_size by at least 16M: "
+		    "a worker maps the whole message", path);
 		goto fail_free;
 	}
 	if (out->max_message_size > (4ull << 30)) {

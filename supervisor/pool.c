@@ -15,8 +15,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +26,8 @@
 
 #include "../platform/plat.h"
 #include "../privileges/priv.h"
+#include "lifecycle.h"
+#include "poison.h"
 
 /*
  * Host start-up failures (bad scanner_path, unreadable database) back off:
@@ -33,19 +37,6 @@
  */
 #define SUP_BACKOFF_MIN_MS 1000
 #define SUP_BACKOFF_MAX_MS 60000
-
-enum sup_wstate {
-	W_FREE = 0,   /* slot unused */
-	W_SPAWNING,   /* asked the host to fork it */
-	W_IDLE,
-	W_BUSY,
-	W_DYING,      /* killed or gone; waiting for the host's exit report */
-	W_CLOSING,    /* handles closing; slot freed in the close callback */
-};
-
-static const char *const wstate_names[] = {
-	"free", "spawning", "idle", "busy", "dying", "closing",
-};
 
 struct sup_worker {
 	unsigned slot;
@@ -57,15 +48,18 @@ struct sup_worker {
 	struct ipc_chan *chan;
 	uv_poll_t poll;
 	int poll_init;
-	uv_timer_t timer;
 	struct sup_job *job;
 	uint64_t seq;
 	uint64_t jobs;
 	uint64_t started_ns;
-	int timed_out;
-	int killed;       /* the supervisor decided to kill it (fault set) */
-	char fault[160];  /* first cause of death, if the supervisor knows it */
+	uint64_t died_ns;   /* when it was found dead, for the replacement delay */
+	int retiring;       /* max_jobs_per_worker reached */
+	int exit_status;    /* wait status from the host's report */
+	struct ipc_result result;  /* validated copy of the last result */
+	char fault[160];    /* first cause of death, if known */
 	int32_t fault_code;
+	/* Everything above is reset for each new worker in the slot. */
+	uv_timer_t timer;   /* lives as long as the slot */
 };
 
 enum sup_hstate { H_NONE, H_STARTING, H_READY, H_EXITING };
@@ -94,6 +88,7 @@ static struct {
 	uint64_t next_seq;
 	struct sup_host host;
 	uv_timer_t restart_timer;
+	uv_timer_t queue_timer;   /* the oldest queued job's deadline */
 	unsigned backoff_ms;
 	int start_failed;         /* the last start attempt failed: fail fast */
 	char last_failure[IPC_TEXT_MAX];
@@ -106,11 +101,14 @@ static struct {
 	uid_t uid;
 	gid_t gid;
 	int setid;
+	/* worker death -> replacement serving, last samples (ns) */
+	uint64_t respawn_ns[256];
+	unsigned nrespawn;
 } P;
 
 static void dispatch(void);
 static void host_start(void);
-static void worker_spawn(struct sup_worker *w);
+static void worker_event(struct sup_worker *w, enum sup_wevent ev);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -128,6 +126,25 @@ static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, 
 	va_end(ap);
 }
 
+static void job_hash(struct sup_job *job)
+{
+	void *p;
+
+	if (job->have_hash)
+		return;
+	if (job->len == 0) {
+		sup_hash("", 0, job->hash);
+	} else {
+		/* The sealed memfd, read-only: the bytes the worker saw. */
+		p = mmap(NULL, job->len, PROT_READ, MAP_SHARED, job->buf.fd, 0);
+		if (p == MAP_FAILED)
+			return;
+		sup_hash(p, job->len, job->hash);
+		munmap(p, job->len);
+	}
+	job->have_hash = 1;
+}
+
 static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct sup_worker *w)
 {
 	uint64_t ns = plat_now_ns() - job->t_submit;
@@ -139,6 +156,19 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 	case IPC_INFECTED: P.stats.infected++; break;
 	case IPC_UNSCANNABLE: P.stats.unscannable++; break;
 	default: P.stats.errors++; break;
+	}
+	/* A crash or a timeout counts against this content. */
+	if (v->status == IPC_ERROR && (v->engine_code == IPC_CODE_CRASH ||
+	    v->engine_code == IPC_CODE_TIMEOUT || v->engine_code == IPC_CODE_VIOLATION)) {
+		job_hash(job);
+		if (job->have_hash && sup_poison_record(job->hash, v->reason, v->engine_code, plat_now_ns())) {
+			char hex[2 * SUP_HASH_LEN + 1];
+			for (int i = 0; i < SUP_HASH_LEN; i++)
+				snprintf(hex + 2 * i, 3, "%02x", job->hash[i]);
+			plat_log(PLAT_LOG_WARN, "poison_message", "sha256=%s faults=%u reason=\"%s\" ttl=%us "
+			    "action=\"answered from memory, not scanned again, until the ttl passes\"",
+			    hex, P.cfg->poison_threshold, v->reason, P.cfg->poison_ttl);
+		}
 	}
 	if (v->status == IPC_ERROR)
 		plat_log(PLAT_LOG_WARN, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\" worker=%u",
@@ -152,6 +182,8 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 	job->done(job, v);
 }
 
+static void queue_arm(void);
+
 static void queue_push(struct sup_job *job)
 {
 	job->next = NULL;
@@ -161,6 +193,8 @@ static void queue_push(struct sup_job *job)
 		P.qhead = job;
 	P.qtail = job;
 	P.qlen++;
+	if (P.qlen == 1)
+		queue_arm();
 }
 
 static struct sup_job *queue_pop(void)
@@ -173,6 +207,7 @@ static struct sup_job *queue_pop(void)
 			P.qtail = NULL;
 		P.qlen--;
 		job->next = NULL;
+		queue_arm();
 	}
 	return job;
 }
@@ -188,12 +223,43 @@ static void fail_queue(const char *reason)
 	}
 }
 
+/* A queued job waits for a worker at most `timeout`, like a scan. */
+static void queue_expired(uv_timer_t *t)
+{
+	uint64_t now = plat_now_ns(), limit = (uint64_t)P.cfg->timeout * 1000000000ull;
+	struct sup_verdict v;
+
+	(void)t;
+	while (P.qhead != NULL && now - P.qhead->t_submit >= limit) {
+		struct sup_job *job = queue_pop();
+		verdict_error(&v, IPC_CODE_UNAVAILABLE, "no scanner available within %u s", P.cfg->timeout);
+		job_finish(job, &v, NULL);
+	}
+	queue_arm();
+}
+
+static void queue_arm(void)
+{
+	uint64_t limit = (uint64_t)P.cfg->timeout * 1000000000ull, now, waited;
+
+	if (P.closing)
+		return;
+	if (P.qhead == NULL) {
+		uv_timer_stop(&P.queue_timer);
+		return;
+	}
+	now = plat_now_ns();
+	waited = now - P.qhead->t_submit;
+	uv_timer_start(&P.queue_timer, queue_expired,
+	    waited >= limit ? 0 : (limit - waited + 999999) / 1000000, 0);
+}
+
 static void check_drained(void)
 {
 	if (!P.draining || P.qlen > 0)
 		return;
 	for (unsigned i = 0; i < P.nworkers; i++)
-		if (P.workers[i].state == W_BUSY || P.workers[i].job != NULL)
+		if (P.workers[i].job != NULL)
 			return;
 	if (P.drain_cb) {
 		void (*cb)(void) = P.drain_cb;
@@ -204,12 +270,19 @@ static void check_drained(void)
 
 /* ---------------------------------------------------------------- workers */
 
-static void worker_kill(struct sup_worker *w)
+static void worker_set_fault(struct sup_worker *w, int32_t code, const char *fmt, ...) PLAT_PRINTF(3, 4);
+
+/* First cause wins: later events (the SIGKILL we sent) do not overwrite it. */
+static void worker_set_fault(struct sup_worker *w, int32_t code, const char *fmt, ...)
 {
-	if (w->pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-	else if (w->pid > 0)
-		kill(w->pid, SIGKILL);
+	va_list ap;
+
+	if (w->fault[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->fault, sizeof(w->fault), fmt, ap);
+	va_end(ap);
+	w->fault_code = code;
 }
 
 static void worker_closed(uv_handle_t *h)
@@ -226,176 +299,25 @@ static void worker_closed(uv_handle_t *h)
 	w->chan = NULL;
 	w->poll_init = 0;
 	w->pid = 0;
-	w->state = W_FREE;
-	if (P.host.state == H_READY && !P.closing)
-		worker_spawn(w);  /* replace at once: no throttle for per-job faults */
+	worker_event(w, EV_CLOSED);
 	check_drained();
 }
 
-/* Releases the slot's handles; the worker process is already gone. */
-static void worker_release(struct sup_worker *w)
-{
-	uv_timer_stop(&w->timer);
-	w->state = W_CLOSING;
-	if (w->poll_init)
-		uv_close((uv_handle_t *)&w->poll, worker_closed);
-	else
-		worker_closed((uv_handle_t *)&w->poll);
-}
-
-/* Stops using a worker: kill it, answer its job if a cause is known now. */
-static void worker_retire(struct sup_worker *w, int32_t code, const char *fault)
-{
-	if (w->state == W_DYING || w->state == W_CLOSING)
-		return;
-	if (fault != NULL && w->fault[0] == '\0') {
-		snprintf(w->fault, sizeof(w->fault), "%s", fault);
-		w->fault_code = code;
-		w->killed = 1;
-	}
-	if (w->poll_init)
-		uv_poll_stop(&w->poll);
-	uv_timer_stop(&w->timer);
-	worker_kill(w);
-	w->state = W_DYING;
-	if (w->job != NULL && w->fault[0] != '\0') {
-		struct sup_verdict v;
-		struct sup_job *job = w->job;
-		w->job = NULL;
-		verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
-		job_finish(job, &v, w);
-	}
-}
-
-static void worker_timeout(uv_timer_t *t)
-{
-	struct sup_worker *w = t->data;
-	char why[96];
-
-	if (w->state != W_BUSY)
-		return;
-	P.stats.timeouts++;
-	snprintf(why, sizeof(why), "scan timed out after %u s", P.cfg->timeout);
-	plat_log(PLAT_LOG_WARN, "scan_timeout", "worker=%u pid=%d job=%" PRIu64 " after=%us "
-	    "fix=\"if legitimate mail is this slow, raise timeout\"",
-	    w->id, (int)w->pid, w->job ? w->job->id : 0, P.cfg->timeout);
-	w->timed_out = 1;
-	worker_retire(w, IPC_CODE_TIMEOUT, why);
-}
-
-static void worker_readable(uv_poll_t *h, int status, int events)
-{
-	struct sup_worker *w = h->data;
-	unsigned char buf[16];
-	struct ipc_result r;
-	struct sup_verdict v;
-	char err[128];
-	ssize_t n;
-
-	(void)events;
-	if (w->state != W_BUSY && w->state != W_IDLE)
-		return;
-	if (status < 0) {
-		worker_retire(w, 0, NULL);
-		return;
-	}
-	n = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* The worker is gone; the host's exit report will say how. */
-		worker_retire(w, 0, NULL);
-		return;
-	}
-	if (w->state != W_BUSY || n != (ssize_t)sizeof(uint64_t)) {
-		plat_log(PLAT_LOG_WARN, "worker_malformed", "worker=%u pid=%d reason=\"unexpected %zd-byte wake-up while %s\"",
-		    w->id, (int)w->pid, n, wstate_names[w->state]);
-		worker_retire(w, IPC_CODE_MALFORMED, "malformed result from scanner: unexpected message");
-		return;
-	}
-	/* Copy out once, then validate the copy: the worker may still write. */
-	memcpy(&r, (const void *)&w->chan->result, sizeof(r));
-	uint64_t woke;
-	memcpy(&woke, buf, sizeof(woke));
-	if (woke != w->seq || ipc_result_validate(&r, w->seq, err, sizeof(err)) < 0) {
-		if (woke != w->seq)
-			snprintf(err, sizeof(err), "wake-up for sequence %" PRIu64 ", expected %" PRIu64, woke, w->seq);
-		plat_log(PLAT_LOG_WARN, "worker_malformed", "worker=%u pid=%d job=%" PRIu64 " reason=\"%s\"",
-		    w->id, (int)w->pid, w->job->id, err);
-		char fault[160];
-		snprintf(fault, sizeof(fault), "malformed result from scanner: %s", err);
-		worker_retire(w, IPC_CODE_MALFORMED, fault);
-		return;
-	}
-	uv_timer_stop(&w->timer);
-	memset(&v, 0, sizeof(v));
-	v.status = (enum ipc_status)r.status;
-	v.engine_code = r.engine_code;
-	memcpy(v.name, r.name, sizeof(v.name));
-	if (v.status == IPC_ERROR)
-		snprintf(v.reason, sizeof(v.reason), "%s", ipc_engine_strerror(r.engine_code));
-	struct sup_job *job = w->job;
-	w->job = NULL;
-	w->state = W_IDLE;
-	w->jobs++;
-	job_finish(job, &v, w);
-	dispatch();
-	check_drained();
-}
-
-/* Host reports a worker gone (after we killed it, or on its own). */
-static void worker_exited(struct sup_worker *w, int status)
-{
-	char why[160] = "";
-	int32_t code = IPC_CODE_CRASH;
-	uint64_t vseq = w->chan ? __atomic_load_n(&w->chan->violation.seq, __ATOMIC_ACQUIRE) : 0;
-
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && vseq != 0 && w->chan != NULL) {
-		char name[64];
-		priv_syscall_name(w->chan->violation.sysno, name, sizeof(name));
-		P.stats.violations++;
-		snprintf(why, sizeof(why), "sandbox violation: syscall %s", name);
-		code = IPC_CODE_VIOLATION;
-		plat_log(PLAT_LOG_WARN, "sandbox_violation", "worker=%u pid=%d syscall=%s job=%" PRIu64,
-		    w->id, (int)w->pid, name, w->job ? w->job->id : 0);
-	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && w->killed)) {
-		P.stats.worker_crashes++;
-		snprintf(why, sizeof(why), "scanner crashed: %s", plat_signame(WTERMSIG(status)));
-		plat_log(PLAT_LOG_WARN, "worker_crash", "worker=%u pid=%d signal=%s job=%" PRIu64,
-		    w->id, (int)w->pid, plat_signame(WTERMSIG(status)), w->job ? w->job->id : 0);
-	} else if (WIFEXITED(status) && !w->killed) {
-		P.stats.worker_crashes++;
-		snprintf(why, sizeof(why), "scanner exited with status %d", WEXITSTATUS(status));
-		plat_log(PLAT_LOG_WARN, "worker_exit", "worker=%u pid=%d status=%d job=%" PRIu64,
-		    w->id, (int)w->pid, WEXITSTATUS(status), w->job ? w->job->id : 0);
-	} else {
-		plat_log(PLAT_LOG_INFO, "worker_exit", "worker=%u pid=%d%s%s", w->id, (int)w->pid,
-		    w->fault[0] ? " cause=" : "", w->fault[0] ? "killed" : "");
-	}
-	if (why[0] != '\0' && w->fault[0] == '\0') {
-		snprintf(w->fault, sizeof(w->fault), "%s", why);
-		w->fault_code = code;
-	}
-	if (w->fault[0] == '\0')
-		snprintf(w->fault, sizeof(w->fault), "scanner process ended during the scan");
-	worker_retire(w, 0, NULL);
-	if (w->job != NULL) {
-		struct sup_verdict v;
-		struct sup_job *job = w->job;
-		w->job = NULL;
-		verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
-		job_finish(job, &v, w);
-	}
-	worker_release(w);
-}
-
-static void worker_spawn(struct sup_worker *w)
+static void worker_request_fork(struct sup_worker *w)
 {
 	struct ipc_msg m;
 	int sp[2], chan_fd, fds[2], rc;
+	uint64_t died = w->died_ns;
 
+	memset(w, 0, offsetof(struct sup_worker, timer));
+	w->slot = (unsigned)(w - P.workers);
+	w->sock = -1;
+	w->pidfd = -1;
+	w->died_ns = died;
+	w->state = W_SPAWNING;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn("worker_spawn", "slot=%u step=socketpair", w->slot);
+		w->state = W_FREE;
 		return;
 	}
 	chan_fd = ipc_chan_create();
@@ -405,19 +327,11 @@ static void worker_spawn(struct sup_worker *w)
 			close(chan_fd);
 		close(sp[0]);
 		close(sp[1]);
+		w->state = W_FREE;
 		return;
 	}
 	w->id = ++P.next_worker_id;
 	w->sock = sp[0];
-	w->pid = 0;
-	w->pidfd = -1;
-	w->job = NULL;
-	w->jobs = 0;
-	w->timed_out = 0;
-	w->killed = 0;
-	w->fault[0] = '\0';
-	w->fault_code = 0;
-	w->state = W_SPAWNING;
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_MSG_SPAWN;
 	m.worker = w->id;
@@ -427,13 +341,223 @@ static void worker_spawn(struct sup_worker *w)
 	close(sp[1]);
 	close(chan_fd);
 	if (rc < 0) {
-		/* The host is going away; its exit handler resets everything. */
+		/* The host is going away; its exit handler resets the pool. */
 		close(sp[0]);
 		ipc_chan_unmap(w->chan);
 		w->chan = NULL;
 		w->sock = -1;
 		w->state = W_FREE;
 	}
+}
+
+static void worker_timeout(uv_timer_t *t)
+{
+	struct sup_worker *w = t->data;
+
+	P.stats.timeouts++;
+	plat_log(PLAT_LOG_WARN, "scan_timeout", "worker=%u pid=%d job=%" PRIu64 " after=%us "
+	    "fix=\"if legitimate mail is this slow, raise timeout\"",
+	    w->id, (int)w->pid, w->job ? w->job->id : 0, P.cfg->timeout);
+	worker_set_fault(w, IPC_CODE_TIMEOUT, "scan timed out after %u s", P.cfg->timeout);
+	worker_event(w, EV_TIMEOUT);
+}
+
+static void worker_readable(uv_poll_t *h, int status, int events);
+
+static void worker_watch(struct sup_worker *w)
+{
+	w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+	w->started_ns = plat_now_ns();
+	uv_poll_init(P.loop, &w->poll, w->sock);
+	w->poll.data = w;
+	w->poll_init = 1;
+	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, worker_readable);
+	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d", w->id, (int)w->pid);
+	if (w->died_ns != 0 && P.nrespawn < sizeof(P.respawn_ns) / sizeof(P.respawn_ns[0]))
+		P.respawn_ns[P.nrespawn++] = plat_now_ns() - w->died_ns;
+	w->died_ns = 0;
+	if (P.ready_cb) {
+		/* Serving from the first worker on: the database is loaded. */
+		void (*cb)(void) = P.ready_cb;
+		P.ready_cb = NULL;
+		cb();
+	}
+}
+
+static void worker_send_job(struct sup_worker *w)
+{
+	struct ipc_job m = { .seq = ++P.next_seq, .len = w->job->len };
+
+	w->seq = m.seq;
+	w->chan->result.seq = 0;
+	if (ipc_job_send(w->sock, &m, w->job->buf.fd) < 0) {
+		/* Its socket is broken, so it is dead: the exit report will say how. */
+		worker_set_fault(w, IPC_CODE_CRASH, "scanner process ended before the scan");
+		worker_event(w, EV_HANGUP);
+		return;
+	}
+	uv_timer_start(&w->timer, worker_timeout, (uint64_t)P.cfg->timeout * 1000, 0);
+}
+
+static void worker_answer_result(struct sup_worker *w)
+{
+	struct sup_job *job = w->job;
+	struct sup_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.status = (enum ipc_status)w->result.status;
+	v.engine_code = w->result.engine_code;
+	memcpy(v.name, w->result.name, sizeof(v.name));
+	if (v.status == IPC_ERROR)
+		snprintf(v.reason, sizeof(v.reason), "%s", ipc_engine_strerror(w->result.engine_code));
+	w->job = NULL;
+	w->jobs++;
+	job_finish(job, &v, w);
+}
+
+static void worker_answer_fault(struct sup_worker *w)
+{
+	struct sup_job *job = w->job;
+	struct sup_verdict v;
+
+	if (job == NULL)
+		return;
+	w->job = NULL;
+	if (w->fault[0] == '\0')
+		worker_set_fault(w, IPC_CODE_CRASH, "scanner process ended during the scan");
+	verdict_error(&v, w->fault_code, "%s", w->fault);
+	job_finish(job, &v, w);
+}
+
+/* Runs the table's actions for one event, in bit order. */
+static void worker_event(struct sup_worker *w, enum sup_wevent ev)
+{
+	struct sup_wtransition t = sup_wl_next(w->state, ev);
+	unsigned a = t.actions;
+
+	if (!t.valid) {
+		plat_log(PLAT_LOG_DEBUG, "worker_event_ignored", "worker=%u state=%s event=%s",
+		    w->id, sup_wl_state_name(w->state), sup_wl_event_name(ev));
+		return;
+	}
+	if (w->died_ns == 0 && (t.next == W_DYING || (t.next == W_CLOSING && w->state != W_DYING)))
+		w->died_ns = plat_now_ns();
+	w->state = t.next;
+	if (a & A_STOP_TIMER)
+		uv_timer_stop(&w->timer);
+	if ((a & A_STOP_WATCH) && w->poll_init)
+		uv_poll_stop(&w->poll);
+	if (a & A_KILL) {
+		if (w->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+		else if (w->pid > 0)
+			kill(w->pid, SIGKILL);
+	}
+	if ((a & A_CLOSE_CHANNEL) && w->sock >= 0)
+		shutdown(w->sock, SHUT_RDWR);  /* the worker reads EOF and exits 0 */
+	if (a & A_ANSWER_RESULT)
+		worker_answer_result(w);
+	if (a & A_ANSWER_FAULT)
+		worker_answer_fault(w);
+	if (a & A_RELEASE) {
+		uv_timer_stop(&w->timer);
+		if (w->poll_init)
+			uv_close((uv_handle_t *)&w->poll, worker_closed);
+		else
+			worker_closed((uv_handle_t *)&w->poll);
+	}
+	if (a & A_REQUEST_FORK)
+		worker_request_fork(w);
+	if (a & A_WATCH)
+		worker_watch(w);
+	if (a & A_SEND_JOB)
+		worker_send_job(w);
+	if (a & A_RESPAWN) {
+		if (P.host.state == H_READY && !P.closing)
+			worker_event(w, EV_SPAWN);
+	}
+	if (a & A_DISPATCH)
+		dispatch();
+	check_drained();
+}
+
+static void worker_readable(uv_poll_t *h, int status, int events)
+{
+	struct sup_worker *w = h->data;
+	unsigned char buf[16];
+	uint64_t woke;
+	char err[128];
+	ssize_t n;
+
+	(void)events;
+	if (status < 0) {
+		worker_event(w, EV_HANGUP);
+		return;
+	}
+	n = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		worker_event(w, EV_HANGUP);
+		return;
+	}
+	if (w->state != W_BUSY || n != (ssize_t)sizeof(uint64_t)) {
+		snprintf(err, sizeof(err), "unexpected %zd-byte message while %s", n, sup_wl_state_name(w->state));
+		goto malformed;
+	}
+	memcpy(&woke, buf, sizeof(woke));
+	if (woke != w->seq) {
+		snprintf(err, sizeof(err), "wake-up for sequence %" PRIu64 ", expected %" PRIu64, woke, w->seq);
+		goto malformed;
+	}
+	/* Copy out once, then validate the copy: the worker may still write. */
+	memcpy(&w->result, (const void *)&w->chan->result, sizeof(w->result));
+	if (ipc_result_validate(&w->result, w->seq, err, sizeof(err)) < 0)
+		goto malformed;
+	if (P.cfg->max_jobs_per_worker > 0 && w->jobs + 1 >= P.cfg->max_jobs_per_worker) {
+		w->retiring = 1;
+		worker_event(w, EV_RESULT_LAST);
+	} else
+		worker_event(w, EV_RESULT);
+	return;
+malformed:
+	plat_log(PLAT_LOG_WARN, "worker_malformed", "worker=%u pid=%d job=%" PRIu64 " reason=\"%s\"",
+	    w->id, (int)w->pid, w->job ? w->job->id : 0, err);
+	worker_set_fault(w, IPC_CODE_MALFORMED, "malformed result from scanner: %s", err);
+	worker_event(w, EV_MALFORMED);
+}
+
+/* The host reaped it: name the cause, from the status and the channel. */
+static void worker_exited(struct sup_worker *w, int status)
+{
+	uint64_t vseq = w->chan ? __atomic_load_n(&w->chan->violation.seq, __ATOMIC_ACQUIRE) : 0;
+	int killed_by_us = w->fault[0] != '\0';
+
+	w->exit_status = status;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && vseq != 0 && w->chan != NULL) {
+		char name[64];
+		priv_syscall_name(w->chan->violation.sysno, name, sizeof(name));
+		P.stats.violations++;
+		plat_log(PLAT_LOG_WARN, "sandbox_violation", "worker=%u pid=%d syscall=%s job=%" PRIu64,
+		    w->id, (int)w->pid, name, w->job ? w->job->id : 0);
+		worker_set_fault(w, IPC_CODE_VIOLATION, "sandbox violation: syscall %s", name);
+	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && killed_by_us)) {
+		P.stats.worker_crashes++;
+		plat_log(PLAT_LOG_WARN, "worker_crash", "worker=%u pid=%d signal=%s job=%" PRIu64,
+		    w->id, (int)w->pid, plat_signame(WTERMSIG(status)), w->job ? w->job->id : 0);
+		worker_set_fault(w, IPC_CODE_CRASH, "scanner crashed: %s", plat_signame(WTERMSIG(status)));
+	} else if (WIFEXITED(status) && w->retiring && WEXITSTATUS(status) == 0) {
+		P.stats.retired++;
+		plat_log(PLAT_LOG_INFO, "worker_retire", "worker=%u pid=%d jobs=%" PRIu64, w->id, (int)w->pid, w->jobs);
+	} else if (WIFEXITED(status) && !killed_by_us) {
+		P.stats.worker_crashes++;
+		plat_log(PLAT_LOG_WARN, "worker_exit", "worker=%u pid=%d status=%d job=%" PRIu64,
+		    w->id, (int)w->pid, WEXITSTATUS(status), w->job ? w->job->id : 0);
+		worker_set_fault(w, IPC_CODE_CRASH, "scanner exited with status %d", WEXITSTATUS(status));
+	} else {
+		plat_log(PLAT_LOG_INFO, "worker_exit", "worker=%u pid=%d cause=\"%s\"", w->id, (int)w->pid, w->fault);
+	}
+	worker_event(w, EV_EXIT);
 }
 
 static struct sup_worker *worker_by_id(uint32_t id)
@@ -444,61 +568,15 @@ static struct sup_worker *worker_by_id(uint32_t id)
 	return NULL;
 }
 
-static void worker_up(struct sup_worker *w, pid_t pid)
-{
-	if (w->state != W_SPAWNING || pid <= 0)
-		return;
-	w->pid = pid;
-	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	w->started_ns = plat_now_ns();
-	uv_poll_init(P.loop, &w->poll, w->sock);
-	w->poll.data = w;
-	w->poll_init = 1;
-	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, worker_readable);
-	w->state = W_IDLE;
-	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d", w->id, (int)pid);
-	if (P.ready_cb) {
-		/* Serving from the first worker on: the database is loaded. */
-		void (*cb)(void) = P.ready_cb;
-		P.ready_cb = NULL;
-		cb();
-	}
-	dispatch();
-}
-
-static int send_job(struct sup_worker *w, struct sup_job *job)
-{
-	struct ipc_job m = { .seq = ++P.next_seq, .len = job->len };
-	int rc;
-
-	w->seq = m.seq;
-	w->chan->result.seq = 0;
-	rc = ipc_job_send(w->sock, &m, job->buf.fd);
-	if (rc < 0)
-		return rc;
-	w->job = job;
-	job->worker = w;
-	w->state = W_BUSY;
-	uv_timer_start(&w->timer, worker_timeout, (uint64_t)P.cfg->timeout * 1000, 0);
-	return 0;
-}
-
 static void dispatch(void)
 {
 	for (unsigned i = 0; i < P.nworkers && P.qlen > 0; i++) {
 		struct sup_worker *w = &P.workers[i];
 		if (w->state != W_IDLE)
 			continue;
-		struct sup_job *job = queue_pop();
-		if (send_job(w, job) < 0) {
-			/* Worker socket broken: it is dead; put the job back first. */
-			job->next = P.qhead;
-			P.qhead = job;
-			if (P.qtail == NULL)
-				P.qtail = job;
-			P.qlen++;
-			worker_retire(w, 0, NULL);
-		}
+		w->job = queue_pop();
+		w->job->worker = w;
+		worker_event(w, EV_JOB);
 	}
 }
 
@@ -515,17 +593,8 @@ static void host_reset_workers(const char *reason)
 		struct sup_worker *w = &P.workers[i];
 		if (w->state == W_FREE || w->state == W_CLOSING)
 			continue;
-		if (w->fault[0] == '\0')
-			snprintf(w->fault, sizeof(w->fault), "%s", reason);
-		worker_retire(w, 0, NULL);
-		if (w->job != NULL) {
-			struct sup_verdict v;
-			struct sup_job *job = w->job;
-			w->job = NULL;
-			verdict_error(&v, w->fault_code ? w->fault_code : IPC_CODE_CRASH, "%s", w->fault);
-			job_finish(job, &v, w);
-		}
-		worker_release(w);
+		worker_set_fault(w, IPC_CODE_CRASH, "%s", reason);
+		worker_event(w, EV_HOST_LOST);
 	}
 }
 
@@ -616,8 +685,7 @@ static void host_ready(const struct ipc_msg *m)
 		    "fix=\"enable unprivileged user namespaces / Landlock in the kernel for full containment\"",
 		    missing);
 	for (unsigned i = 0; i < P.nworkers; i++)
-		if (P.workers[i].state == W_FREE)
-			worker_spawn(&P.workers[i]);
+		worker_event(&P.workers[i], EV_SPAWN);
 }
 
 static void host_readable(uv_poll_t *h, int status, int events)
@@ -658,22 +726,23 @@ static void host_readable(uv_poll_t *h, int status, int events)
 			break;
 		case IPC_MSG_WORKER_UP: {
 			struct sup_worker *w = worker_by_id(m.worker);
-			if (w != NULL)
-				worker_up(w, m.pid);
+			if (w != NULL && w->state == W_SPAWNING && m.pid > 0) {
+				w->pid = m.pid;
+				worker_event(w, EV_UP);
+			}
 			break;
 		}
 		case IPC_MSG_WORKER_EXIT: {
 			struct sup_worker *w = worker_by_id(m.worker);
-			if (w == NULL || w->state == W_CLOSING)
+			if (w == NULL)
 				break;
 			if (w->state == W_SPAWNING) {
 				plat_log(PLAT_LOG_WARN, "worker_spawn", "worker=%u reason=\"%s\"", w->id, m.text);
-				worker_release(w);
+				worker_event(w, EV_FORK_FAILED);
 				break;
 			}
-			if (m.pid != w->pid)
-				break;
-			worker_exited(w, m.a);
+			if (m.pid == w->pid)
+				worker_exited(w, m.a);
 			break;
 		}
 		default:
@@ -687,7 +756,7 @@ static void host_readable(uv_poll_t *h, int status, int events)
 
 static void host_start(void)
 {
-	char tmp_s[32], fsize_s[32], ssize_s[32], rec_s[32], files_s[32], time_s[32];
+	char mem_s[32], tmp_s[32], fsize_s[32], ssize_s[32], rec_s[32], files_s[32], time_s[32];
 	char *args[24];
 	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL };
 	uv_stdio_container_t stdio[4];
@@ -711,6 +780,7 @@ static void host_start(void)
 	snprintf(rec_s, sizeof(rec_s), "%u", c->max_extract_depth);
 	snprintf(files_s, sizeof(files_s), "%u", c->max_file_count);
 	snprintf(time_s, sizeof(time_s), "%u", c->max_extract_time * 1000);
+	snprintf(mem_s, sizeof(mem_s), "%" PRIu64, c->max_worker_memory);
 	args[a++] = c->scanner_path;
 	args[a++] = "--database";
 	args[a++] = c->database;
@@ -726,6 +796,8 @@ static void host_start(void)
 	args[a++] = files_s;
 	args[a++] = "--max-scantime";
 	args[a++] = time_s;
+	args[a++] = "--worker-memory";
+	args[a++] = mem_s;
 	args[a] = NULL;
 
 	memset(stdio, 0, sizeof(stdio));
@@ -807,6 +879,9 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 		P.workers[i].timer.data = &P.workers[i];
 	}
 	uv_timer_init(loop, &P.restart_timer);
+	uv_timer_init(loop, &P.queue_timer);
+	if (sup_poison_init(1024, cfg->poison_threshold, cfg->poison_ttl) < 0)
+		return -ENOMEM;
 
 	if (geteuid() == 0) {
 		int rc = priv_lookup_user(cfg->user, &P.uid, &P.gid);
@@ -840,6 +915,18 @@ void sup_pool_submit(struct sup_job *job)
 		job_finish(job, &v, NULL);
 		return;
 	}
+	if (sup_poison_active()) {
+		const struct sup_poison_entry *pe;
+		job_hash(job);
+		if (job->have_hash && (pe = sup_poison_lookup(job->hash, job->t_submit)) != NULL) {
+			P.stats.poison_hits++;
+			verdict_error(&v, pe->code, "poison message: %.100s, %u times; not scanned again for now",
+			    pe->reason, pe->faults);
+			ipc_jobbuf_free(&job->buf);
+			job->done(job, &v);
+			return;
+		}
+	}
 	if (P.qlen >= P.cfg->max_queue) {
 		unsigned idle = 0;
 		for (unsigned i = 0; i < P.nworkers; i++)
@@ -872,6 +959,8 @@ void sup_pool_close(void)
 	P.closing = 1;
 	uv_timer_stop(&P.restart_timer);
 	uv_close((uv_handle_t *)&P.restart_timer, NULL);
+	uv_timer_stop(&P.queue_timer);
+	uv_close((uv_handle_t *)&P.queue_timer, NULL);
 	fail_queue("avwarden is shutting down");
 	if (P.host.proc_open)
 		uv_process_kill(&P.host.proc, SIGKILL);
@@ -886,6 +975,7 @@ void sup_pool_close(void)
 
 void sup_pool_free(void)
 {
+	sup_poison_free();
 	free(P.workers);
 	P.workers = NULL;
 }
@@ -903,6 +993,14 @@ unsigned sup_pool_signatures(void)
 const char *sup_pool_engine_version(void)
 {
 	return P.host.engine[0] ? P.host.engine : "?";
+}
+
+unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n)
+{
+	unsigned k = P.nrespawn < n ? P.nrespawn : n;
+
+	memcpy(out, P.respawn_ns, k * sizeof(*out));
+	return k;
 }
 
 size_t sup_pool_queue_depth(void)
@@ -942,7 +1040,7 @@ size_t sup_pool_describe_workers(char *buf, size_t len)
 		if (w->state == W_FREE)
 			continue;
 		n = snprintf(buf + off, len - off, "%-8u %-8d %-9s %-8" PRIu64 " %.1f\n", w->id, (int)w->pid,
-		    wstate_names[w->state], w->jobs,
+		    sup_wl_state_name(w->state), w->jobs,
 		    w->started_ns ? (double)(now - w->started_ns) / 1e9 : 0.0);
 		if (n < 0)
 			break;

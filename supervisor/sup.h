@@ -41,6 +41,10 @@ struct sup_config {
 	unsigned max_extract_depth;    /* MaxRecursion */
 	unsigned max_file_count;       /* MaxFiles */
 	unsigned max_extract_time;     /* MaxScanTime, seconds */
+	unsigned max_jobs_per_worker;  /* recycle a worker after this many (0: never) */
+	uint64_t max_worker_memory;    /* RLIMIT_AS per worker, above the shared engine */
+	unsigned poison_threshold;     /* faults before content is answered from memory */
+	unsigned poison_ttl;           /* seconds it is remembered */
 };
 
 /*
@@ -64,6 +68,8 @@ struct sup_job {
 	void *ctx;
 	struct sup_job *next;      /* queue link */
 	struct sup_worker *worker; /* while scanning */
+	int have_hash;
+	unsigned char hash[32];    /* SHA-256 of the bytes, when needed */
 };
 
 struct sup_stats {
@@ -71,6 +77,7 @@ struct sup_stats {
 	uint64_t worker_crashes, timeouts, violations, host_restarts;
 	uint64_t scan_ns_total;
 	uint64_t rejected_queue_full;
+	uint64_t poison_hits, retired;
 };
 
 int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb)(void));
@@ -87,6 +94,8 @@ unsigned sup_pool_signatures(void);
 /* Human-readable table of workers into buf; returns length. */
 size_t sup_pool_describe_workers(char *buf, size_t len);
 size_t sup_pool_queue_depth(void);
+/* Worker death to replacement serving, in ns: up to n samples, returns count. */
+unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n);
 unsigned sup_pool_busy(void);
 unsigned sup_pool_idle(void);
 

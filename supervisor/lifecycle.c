@@ -1,0 +1,77 @@
+/*
+ * supervisor/lifecycle.c: the worker lifecycle table (see lifecycle.h).
+ *
+ * Reading guide: every fault path goes through W_DYING (the process may
+ * still run until SIGKILL lands) and then W_CLOSING (handles closing) before
+ * the slot is free and a replacement is forked. A job is answered exactly
+ * once: by A_ANSWER_RESULT on a good result, or by A_ANSWER_FAULT at the
+ * first event that knows the cause (timeout, malformed result, exit status).
+ */
+#include "lifecycle.h"
+
+#define T(next, actions) { 1, (next), (actions) }
+
+static const struct sup_wtransition table[W_NSTATES][W_NEVENTS] = {
+	[W_FREE] = {
+		[EV_SPAWN] = T(W_SPAWNING, A_REQUEST_FORK),
+	},
+	[W_SPAWNING] = {
+		[EV_UP] = T(W_IDLE, A_WATCH | A_DISPATCH),
+		[EV_FORK_FAILED] = T(W_CLOSING, A_RELEASE),
+		[EV_HOST_LOST] = T(W_CLOSING, A_RELEASE),
+	},
+	[W_IDLE] = {
+		[EV_JOB] = T(W_BUSY, A_SEND_JOB),
+		[EV_MALFORMED] = T(W_DYING, A_STOP_WATCH | A_KILL),
+		[EV_HANGUP] = T(W_DYING, A_STOP_WATCH | A_KILL),
+		[EV_EXIT] = T(W_CLOSING, A_STOP_WATCH | A_RELEASE),
+		[EV_HOST_LOST] = T(W_CLOSING, A_STOP_WATCH | A_KILL | A_RELEASE),
+	},
+	[W_BUSY] = {
+		[EV_RESULT] = T(W_IDLE, A_STOP_TIMER | A_ANSWER_RESULT | A_DISPATCH),
+		[EV_RESULT_LAST] = T(W_DYING, A_STOP_TIMER | A_STOP_WATCH | A_CLOSE_CHANNEL | A_ANSWER_RESULT),
+		[EV_MALFORMED] = T(W_DYING, A_STOP_TIMER | A_STOP_WATCH | A_KILL | A_ANSWER_FAULT),
+		[EV_TIMEOUT] = T(W_DYING, A_STOP_TIMER | A_STOP_WATCH | A_KILL | A_ANSWER_FAULT),
+		/* Died on its own: the exit report will name the signal. */
+		[EV_HANGUP] = T(W_DYING, A_STOP_WATCH | A_KILL),
+		[EV_EXIT] = T(W_CLOSING, A_STOP_TIMER | A_STOP_WATCH | A_ANSWER_FAULT | A_RELEASE),
+		[EV_HOST_LOST] = T(W_CLOSING, A_STOP_TIMER | A_STOP_WATCH | A_KILL | A_ANSWER_FAULT | A_RELEASE),
+	},
+	[W_DYING] = {
+		/* Still holding a job only if it hung up mid-scan. */
+		[EV_TIMEOUT] = T(W_DYING, A_STOP_TIMER | A_KILL | A_ANSWER_FAULT),
+		[EV_EXIT] = T(W_CLOSING, A_STOP_TIMER | A_ANSWER_FAULT | A_RELEASE),
+		[EV_HOST_LOST] = T(W_CLOSING, A_STOP_TIMER | A_ANSWER_FAULT | A_RELEASE),
+	},
+	[W_CLOSING] = {
+		[EV_CLOSED] = T(W_FREE, A_RESPAWN),
+	},
+};
+
+struct sup_wtransition sup_wl_next(enum sup_wstate s, enum sup_wevent e)
+{
+	struct sup_wtransition none = { 0, 0, 0 };
+
+	if ((unsigned)s >= W_NSTATES || (unsigned)e >= W_NEVENTS)
+		return none;
+	return table[s][e];
+}
+
+const char *sup_wl_state_name(enum sup_wstate s)
+{
+	static const char *const n[W_NSTATES] = {
+		"free", "spawning", "idle", "busy", "dying", "closing",
+	};
+
+	return (unsigned)s < W_NSTATES ? n[s] : "?";
+}
+
+const char *sup_wl_event_name(enum sup_wevent e)
+{
+	static const char *const n[W_NEVENTS] = {
+		"spawn", "up", "fork_failed", "job", "result", "result_last", "malformed",
+		"timeout", "hangup", "exit", "host_lost", "closed",
+	};
+
+	return (unsigned)e < W_NEVENTS ? n[e] : "?";
+}
