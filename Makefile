@@ -32,7 +32,7 @@ fobj = $(patsubst %.c,$(BUILD)/objf/%.o,$(1))
 
 PROGS := $(BUILD)/avwarden $(BUILD)/avwarden-scanner $(BUILD)/avwardenctl
 TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_clamd $(BUILD)/tests/test_ipc \
-	$(BUILD)/tests/test_sandbox
+	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle
 TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client
 
 .PHONY: all deps db run check unit integration asan clean help
@@ -91,6 +91,10 @@ $(BUILD)/tests/test_clamd: $(call obj,tests/test_clamd.c supervisor/clamd.c $(IP
 	@mkdir -p $(dir $@)
 	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/tests/test_lifecycle: $(call obj,tests/test_lifecycle.c supervisor/lifecycle.c)
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(CMOCKA_LIBS)
+
 $(BUILD)/tests/test_ipc: $(call obj,tests/test_ipc.c $(IPC) $(PLATFORM))
 	@mkdir -p $(dir $@)
 	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
@@ -110,13 +114,16 @@ run: deps
 unit: $(TESTS)
 	@sh tests/run-unit.sh $(BUILD)
 
+# Each suite has a hard time limit: a hang fails the run instead of stalling CI.
 integration: all
-	@sh tests/integration.sh $(BUILD)
+	@timeout 600 sh tests/integration.sh $(BUILD)
+	@timeout 600 sh tests/supervision.sh $(BUILD)
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@sh tests/run-unit.sh $(BUILD)
-	@sh tests/integration.sh $(BUILD)
+	@timeout 300 sh tests/run-unit.sh $(BUILD)
+	@timeout 600 sh tests/integration.sh $(BUILD)
+	@timeout 600 sh tests/supervision.sh $(BUILD)
 
 # Sanitizer build: a separate tree, same tests.
 asan:
@@ -124,8 +131,9 @@ asan:
 	@$(MAKE) --no-print-directory all BUILD=build-asan CC=clang \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" HARDEN=
-	@ASAN_OPTIONS=detect_leaks=1 sh tests/run-unit.sh build-asan
-	@ASAN_OPTIONS=detect_leaks=1 sh tests/integration.sh build-asan
+	@ASAN_OPTIONS=detect_leaks=1 timeout 600 sh tests/run-unit.sh build-asan
+	@ASAN_OPTIONS=detect_leaks=1 timeout 900 sh tests/integration.sh build-asan
+	@ASAN_OPTIONS=detect_leaks=1 timeout 900 sh tests/supervision.sh build-asan
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct cl_engine *scan_engine_load(const char *path, const char *tmpdir,
+struct cl_engine *scan_engine_load(const char *path, const char *display, const char *tmpdir,
     const struct scan_limits *lim, unsigned *sigs, char *err, size_t errlen)
 {
 	struct cl_engine *e;
@@ -47,15 +47,15 @@ struct cl_engine *scan_engine_load(const char *path, const char *tmpdir,
 	}
 	rc = cl_load(path, e, &n, CL_DB_STDOPT);
 	if (rc != CL_SUCCESS) {
-		snprintf(err, errlen, "cannot load database %s: %s", path, cl_strerror(rc));
+		snprintf(err, errlen, "cannot load database %s: %s", display, cl_strerror(rc));
 		goto fail;
 	}
 	if (n == 0) {
-		snprintf(err, errlen, "database %s holds no signatures", path);
+		snprintf(err, errlen, "database %s holds no signatures", display);
 		goto fail;
 	}
 	if ((rc = cl_engine_compile(e)) != CL_SUCCESS) {
-		snprintf(err, errlen, "cannot compile database %s: %s", path, cl_strerror(rc));
+		snprintf(err, errlen, "cannot compile database %s: %s", display, cl_strerror(rc));
 		goto fail;
 	}
 	*sigs = n;

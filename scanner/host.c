@@ -255,7 +255,8 @@ int main(int argc, char **argv)
 	struct scan_limits lim = { 0 };
 	struct priv_spawn_limits spawn_lim = { 0 };
 	const char *database = NULL, *step = NULL;
-	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX];
+	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX], dbpath[64];
+	int dbfd;
 	uint64_t tmp_size = 256ull << 20, worker_memory = 0;
 	struct cl_engine *engine;
 	unsigned missing = 0, sigs = 0;
@@ -296,14 +297,25 @@ int main(int argc, char **argv)
 	if ((rc = priv_spawn_limits(0, &spawn_lim)) < 0)
 		host_fail("sandbox step 'rlimits' failed: %s", strerror(-rc));
 
+	/*
+	 * Hold the database by descriptor: the private tmpfs about to be
+	 * mounted may hide its path (a database under /tmp), and the load then
+	 * goes through /proc/self/fd, which still reaches it.
+	 */
+	dbfd = open(database, O_PATH | O_CLOEXEC);
+	if (dbfd < 0)
+		host_fail("cannot open database %s: %s", database, strerror(errno));
+
 	/* Step 2: contain before touching a signature. */
 	rc = priv_host_contain(tmpdir, sizeof(tmpdir), tmp_size, &missing, &step);
 	if (rc < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
-	engine = scan_engine_load(database, tmpdir, &lim, &sigs, err, sizeof(err));
+	snprintf(dbpath, sizeof(dbpath), "/proc/self/fd/%d", dbfd);
+	engine = scan_engine_load(dbpath, database, tmpdir, &lim, &sigs, err, sizeof(err));
 	if (engine == NULL)
 		host_fail("%s", err);
+	close(dbfd);
 
 	/*
 	 * Workers' RLIMIT_AS: what the host maps now (the engine they share)

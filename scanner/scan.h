@@ -23,8 +23,8 @@ struct scan_limits {
 };
 
 /* Loads and compiles the signatures at path (file or directory). NULL on
- * failure with a reason in err. */
-struct cl_engine *scan_engine_load(const char *path, const char *tmpdir,
+ * failure with a reason in err, which names the database as `display`. */
+struct cl_engine *scan_engine_load(const char *path, const char *display, const char *tmpdir,
     const struct scan_limits *lim, unsigned *sigs, char *err, size_t errlen);
 
 /*

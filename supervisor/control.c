@@ -50,10 +50,26 @@ static void ctl_written(uv_write_t *req, int status)
 	uv_close((uv_handle_t *)&c->pipe, ctl_closed);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static size_t fmt_stats(char *b, size_t n)
 {
 	const struct sup_stats *s = sup_pool_stats();
 	double avg = s->scanned ? (double)s->scan_ns_total / (double)s->scanned / 1e6 : 0.0;
+	uint64_t rs[256];
+	unsigned nrs = sup_pool_respawn_samples(rs, 256);
+	double p50 = 0, p99 = 0;
+
+	if (nrs > 0) {
+		qsort(rs, nrs, sizeof(rs[0]), cmp_u64);
+		p50 = (double)rs[nrs / 2] / 1e6;
+		p99 = (double)rs[(nrs * 99) / 100] / 1e6;
+	}
 
 	return (size_t)snprintf(b, n,
 	    "avwarden:scanner stats\n"
@@ -70,12 +86,15 @@ static size_t fmt_stats(char *b, size_t n)
 	    "  timeouts:              %" PRIu64 "\n"
 	    "  sandbox violations:    %" PRIu64 "\n"
 	    "  host restarts:         %" PRIu64 "\n"
-	    "  rejected (queue full): %" PRIu64 "\n",
+	    "  rejected (queue full): %" PRIu64 "\n"
+	    "  poison message hits:   %" PRIu64 "\n"
+	    "  workers retired:       %" PRIu64 "\n"
+	    "  worker replacement ms: p50 %.2f p99 %.2f (%u samples)\n",
 	    (double)(plat_now_ns() - C.started_ns) / 1e9,
 	    s->scanned, s->clean, s->infected, s->unscannable, s->errors, avg,
 	    sup_pool_queue_depth(), sup_pool_busy(), sup_pool_idle(),
 	    s->worker_crashes, s->timeouts, s->violations, s->host_restarts,
-	    s->rejected_queue_full);
+	    s->rejected_queue_full, s->poison_hits, s->retired, p50, p99, nrs);
 }
 
 static void ctl_handle(struct ctl_conn *c)

@@ -157,9 +157,8 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 	case IPC_UNSCANNABLE: P.stats.unscannable++; break;
 	default: P.stats.errors++; break;
 	}
-	/* A crash or a timeout counts against this content. */
-	if (v->status == IPC_ERROR && (v->engine_code == IPC_CODE_CRASH ||
-	    v->engine_code == IPC_CODE_TIMEOUT || v->engine_code == IPC_CODE_VIOLATION)) {
+	/* A crash the content caused, or a timeout, counts against it. */
+	if (v->status == IPC_ERROR && job->blame) {
 		job_hash(job);
 		if (job->have_hash && sup_poison_record(job->hash, v->reason, v->engine_code, plat_now_ns())) {
 			char hex[2 * SUP_HASH_LEN + 1];
@@ -359,6 +358,8 @@ static void worker_timeout(uv_timer_t *t)
 	    "fix=\"if legitimate mail is this slow, raise timeout\"",
 	    w->id, (int)w->pid, w->job ? w->job->id : 0, P.cfg->timeout);
 	worker_set_fault(w, IPC_CODE_TIMEOUT, "scan timed out after %u s", P.cfg->timeout);
+	if (w->job != NULL)
+		w->job->blame = 1;
 	worker_event(w, EV_TIMEOUT);
 }
 
@@ -538,11 +539,21 @@ static void worker_exited(struct sup_worker *w, int status)
 		char name[64];
 		priv_syscall_name(w->chan->violation.sysno, name, sizeof(name));
 		P.stats.violations++;
+		if (w->job != NULL)
+			w->job->blame = 1;
 		plat_log(PLAT_LOG_WARN, "sandbox_violation", "worker=%u pid=%d syscall=%s job=%" PRIu64,
 		    w->id, (int)w->pid, name, w->job ? w->job->id : 0);
 		worker_set_fault(w, IPC_CODE_VIOLATION, "sandbox violation: syscall %s", name);
 	} else if (WIFSIGNALED(status) && !(WTERMSIG(status) == SIGKILL && killed_by_us)) {
+		int sig = WTERMSIG(status);
 		P.stats.worker_crashes++;
+		/*
+		 * Faults the scan raised itself count towards poisoning its content;
+		 * a SIGKILL or SIGTERM from outside (an operator, a test) does not.
+		 */
+		if (w->job != NULL && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+		    sig == SIGFPE || sig == SIGABRT || sig == SIGTRAP || sig == SIGXCPU))
+			w->job->blame = 1;
 		plat_log(PLAT_LOG_WARN, "worker_crash", "worker=%u pid=%d signal=%s job=%" PRIu64,
 		    w->id, (int)w->pid, plat_signame(WTERMSIG(status)), w->job ? w->job->id : 0);
 		worker_set_fault(w, IPC_CODE_CRASH, "scanner crashed: %s", plat_signame(WTERMSIG(status)));
@@ -554,6 +565,8 @@ static void worker_exited(struct sup_worker *w, int status)
 		plat_log(PLAT_LOG_WARN, "worker_exit", "worker=%u pid=%d status=%d job=%" PRIu64,
 		    w->id, (int)w->pid, WEXITSTATUS(status), w->job ? w->job->id : 0);
 		worker_set_fault(w, IPC_CODE_CRASH, "scanner exited with status %d", WEXITSTATUS(status));
+		if (w->job != NULL)
+			w->job->blame = 1;
 	} else {
 		plat_log(PLAT_LOG_INFO, "worker_exit", "worker=%u pid=%d cause=\"%s\"", w->id, (int)w->pid, w->fault);
 	}

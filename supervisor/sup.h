@@ -69,6 +69,7 @@ struct sup_job {
 	struct sup_job *next;      /* queue link */
 	struct sup_worker *worker; /* while scanning */
 	int have_hash;
+	int blame;                 /* its content crashed or hung a worker */
 	unsigned char hash[32];    /* SHA-256 of the bytes, when needed */
 };
 

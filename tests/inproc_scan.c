@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: inproc-scan DATABASE FILE...\n");
 		return 2;
 	}
-	e = scan_engine_load(argv[1], NULL, NULL, &sigs, err, sizeof(err));
+	e = scan_engine_load(argv[1], argv[1], NULL, NULL, &sigs, err, sizeof(err));
 	if (e == NULL) {
 		fprintf(stderr, "inproc-scan: %s\n", err);
 		return 1;

@@ -1,0 +1,106 @@
+# tests/lib.sh: shared by the shell test suites (sourced, not run).
+# Provides: B (build dir), ROOT, CLIENT, CTL, T (temp dir, removed at exit),
+# ok/bad/check, vis, write_conf NAME SCANNER [LINES...], start NAME, stop,
+# and the sample files $T/eicar.com, $T/clean.eml, $T/big.eml.
+set -u
+B=$(cd "${1:-build}" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CLIENT=$B/tests/clamd-client
+CTL=$B/avwardenctl
+TESTFILES=/usr/share/clamav-testfiles
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/avwarden-it.XXXXXX)
+chmod 755 "$T"
+DAEMON_PID=""
+
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '     %s\n' "$2"; }
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "expected [$2] got [$3]"; fi
+}
+# Replies end in '\0' for z-commands; show it as '|' to compare in shell.
+vis() { tr '\0' '|'; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "integration: needs root (scanners run as user nobody); run: sudo make check"
+	exit 1
+fi
+
+# write_conf NAME SCANNER [extra lines...]
+write_conf() {
+	name=$1 scanner=$2
+	shift 2
+	d=$T/$name
+	mkdir -p "$d"
+	chmod 755 "$d"
+	{
+		echo "listen = { \"unix:$d/clamd.sock\" }"
+		echo "control_socket = \"$d/control.sock\""
+		echo "database = \"$B/db\""
+		echo "scanner_path = \"$scanner\""
+		echo "scanner_log = \"$d/scanner.log\""
+		echo "user = \"nobody\""
+		echo "max_concurrency = 2"
+		echo "timeout = 10"
+		echo "max_extract_time = 5"
+		for l in "$@"; do echo "$l"; done
+	} > "$d/avwarden.conf"
+}
+
+# start NAME: runs the daemon, waits for its ready newline (no sleeping).
+start() {
+	d=$T/$1
+	rm -f "$d/ready"
+	mkfifo "$d/ready"
+	"$B/avwarden" -c "$d/avwarden.conf" --ready-fd 3 3>"$d/ready" 2>"$d/stderr" &
+	DAEMON_PID=$!
+	got=$(timeout 60 head -c1 "$d/ready" | od -An -c | tr -d ' ')
+	if [ "$got" != '\n' ]; then
+		echo "integration: daemon $1 did not become ready; its stderr:"
+		cat "$d/stderr"
+		return 1
+	fi
+	SOCK=unix:$d/clamd.sock
+	return 0
+}
+
+# stop: SIGTERM, expect exit 0.
+stop() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=""
+	return $rc
+}
+
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$T/eicar.com"
+cat > "$T/clean.eml" <<'MAIL'
+From: alice@example.org
+To: bob@example.org
+Subject: lunch
+
+See you at noon.
+MAIL
+# A 50 KB mail with a base64 "attachment" of pseudo-random bytes.
+{
+	printf 'From: a@example.org\nTo: b@example.org\nSubject: report\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nAttached.\n'
+	printf -- '--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n'
+	head -c 36000 /dev/urandom | base64
+	printf -- '--XX--\n'
+} > "$T/big.eml"
+
+# finish: the summary line CI reads, and the exit status.
+finish() {
+	echo
+	echo "$SUITE: $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
