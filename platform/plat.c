@@ -117,7 +117,7 @@ void plat_log(enum plat_log_level lvl, const char *event, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void vlog_errno(enum plat_log_level lvl, const char *event, int err, const char *fmt, va_list ap)
+static void PLAT_PRINTF(4, 0) vlog_errno(enum plat_log_level lvl, const char *event, int err, const char *fmt, va_list ap)
 {
 	char buf[1024];
 

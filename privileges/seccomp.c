@@ -77,6 +77,14 @@ static const int allowed[] = {
 	SCMP_SYS(getrlimit), SCMP_SYS(times), SCMP_SYS(sigaltstack),
 };
 
+/* SCMP_A0() and friends leave datum_b to the compiler's zeroing; be explicit. */
+static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op, scmp_datum_t value)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = value, .datum_b = 0 };
+
+	return c;
+}
+
 int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
 {
 	struct sigaction sa;
@@ -104,29 +112,29 @@ int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
 
 	/* The job socket, and only it, carries jobs and wake-ups. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0)
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0)
 		goto out;
 	/* fcntl: descriptor flags and locks only; F_SETOWN & co. are not needed. */
 	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETLK, F_SETLK, F_SETLKW };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) < 0)
+		    arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) < 0)
 			goto out;
 	/* Signals: to itself only. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self))) < 0 ||
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self))) < 0 ||
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self))) < 0)
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self))) < 0)
 		goto out;
 	/* Handlers for anything but SIGSYS; touching SIGSYS kills the process. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-	    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)SIGSYS))) < 0 ||
+	    arg_cmp(0, SCMP_CMP_NE, (scmp_datum_t)SIGSYS))) < 0 ||
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)SIGSYS))) < 0)
+	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)SIGSYS))) < 0)
 		goto out;
 	rc = seccomp_load(ctx);
 out:

@@ -55,6 +55,19 @@ static uint64_t vm_size(void)
 }
 static int ctl = IPC_HOST_FD;
 
+#ifdef AVW_SANITIZER_BUILD
+/*
+ * Sanitizer builds only: a worker's fatal signal must reach the supervisor
+ * as it does in production; ASan's own handler would first make syscalls
+ * the worker's seccomp filter forbids, turning a crash into a "violation".
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0";
+}
+#endif
+
 static void host_send(uint32_t type, uint32_t worker, pid_t pid, int32_t a, const char *fmt, ...)
     PLAT_PRINTF(5, 6);
 

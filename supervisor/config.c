@@ -23,7 +23,7 @@
 static char *cfg_errbuf;
 static size_t cfg_errlen;
 
-static void on_error(cfg_t *cfg, const char *fmt, va_list ap)
+static void PLAT_PRINTF(2, 0) on_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char msg[512];
 

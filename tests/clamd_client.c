@@ -219,6 +219,10 @@ static int load(int argc, char **argv)
 	    (unsigned long long)nlat, (unsigned long long)ok, (unsigned long long)errors,
 	    (unsigned long long)wrong, (unsigned long long)failed, el, (double)nlat / el,
 	    nlat ? lat[nlat / 2] * 1e3 : 0.0, nlat ? lat[(size_t)((double)nlat * 0.99)] * 1e3 : 0.0);
+	for (size_t i = 0; i < nsamples; i++)
+		free(samples[i].data);
+	free(samples);
+	free(lat);
 	return wrong || failed ? 1 : 0;
 }
 
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
 		size_t len, chunk = argc >= 5 ? (size_t)atol(argv[4]) : 8192;
 		unsigned char *d = slurp(argv[3], &len);
 		int r = instream(d, len, chunk ? chunk : 8192, reply, sizeof(reply));
+		free(d);
 		if (r < 0) {
 			perror("instream");
 			return 1;
