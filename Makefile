@@ -27,6 +27,9 @@ SUP_SRC   := supervisor/main.c supervisor/config.c supervisor/clamd.c supervisor
 	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/control.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
 
+# `make V=1` shows the compiler command lines.
+Q := $(if $(V),,@)
+
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 fobj = $(patsubst %.c,$(BUILD)/objf/%.o,$(1))
 
@@ -42,9 +45,10 @@ help:
 	@echo "make            build avwarden, avwarden-scanner, avwardenctl and the tests into $(BUILD)/"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
-	@echo "make check      deps + build + every test (unit, sandbox, integration)"
+	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision),"
+	@echo "                then the same tests again under ASan/UBSan"
 	@echo "make unit       cmocka unit and sandbox tests only"
-	@echo "make integration  end-to-end tests against a real daemon"
+	@echo "make integration  end-to-end and supervision tests against a real daemon"
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
 	@echo "make clean      remove $(BUILD)/"
@@ -54,54 +58,67 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # The fault-injecting scanner is a separate compilation: production objects
 # never contain the hooks.
 $(BUILD)/objf/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DAVW_FAULT_INJECTION -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $< (fault injection)")
+	$(Q)$(CC) $(ALL_CFLAGS) -DAVW_FAULT_INJECTION -MMD -MP -c $< -o $@
 
 $(BUILD)/avwarden: $(call obj,$(SUP_SRC) $(IPC) $(PLATFORM) $(PRIV))
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS)
 
 $(BUILD)/avwarden-scanner: $(call obj,$(SCAN_SRC) $(IPC) $(PLATFORM) $(PRIV))
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
 
 $(BUILD)/avwardenctl: $(call obj,supervisor/avwardenctl.c $(PLATFORM))
-	$(CC) $^ -o $@ $(ALL_LDFLAGS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS)
 
 $(BUILD)/tests/avwarden-scanner-faulty: $(call fobj,$(SCAN_SRC) $(IPC) $(PLATFORM) $(PRIV) tests/fault.c)
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
 
 $(BUILD)/tests/inproc-scan: $(call obj,tests/inproc_scan.c scanner/engine.c $(IPC))
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
 
 $(BUILD)/tests/clamd-client: $(call obj,tests/clamd_client.c $(PLATFORM))
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS)
 
 $(BUILD)/tests/test_config: $(call obj,tests/test_config.c supervisor/config.c $(PLATFORM))
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/test_clamd: $(call obj,tests/test_clamd.c supervisor/clamd.c $(IPC))
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/test_lifecycle: $(call obj,tests/test_lifecycle.c supervisor/lifecycle.c)
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(CMOCKA_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/test_ipc: $(call obj,tests/test_ipc.c $(IPC) $(PLATFORM))
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/test_sandbox: $(call obj,tests/test_sandbox.c $(IPC) $(PLATFORM) $(PRIV)) $(call obj,tests/fault.c)
 	@mkdir -p $(dir $@)
-	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
 
 db: $(BUILD)/db/avwarden-test.ndb
 $(BUILD)/db/avwarden-test.ndb: scripts/gen-db.sh
@@ -124,6 +141,7 @@ check: deps
 	@timeout 300 sh tests/run-unit.sh $(BUILD)
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
+	@$(MAKE) --no-print-directory asan
 
 # Sanitizer build: a separate tree, same tests. No quarantine: the soak test
 # checks the supervisor's RSS, which ASan's quarantine would inflate.
