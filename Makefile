@@ -36,9 +36,10 @@ fobj = $(patsubst %.c,$(BUILD)/objf/%.o,$(1))
 PROGS := $(BUILD)/avwarden $(BUILD)/avwarden-scanner $(BUILD)/avwardenctl
 TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_clamd $(BUILD)/tests/test_ipc \
 	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle
-TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client
+TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client \
+	$(BUILD)/tests/bench-inproc
 
-.PHONY: all deps db run check unit integration asan clean help
+.PHONY: all deps db run check unit integration asan bench clean help
 all: $(PROGS) $(TESTS) $(TOOLS) db
 
 help:
@@ -50,6 +51,7 @@ help:
 	@echo "make unit       cmocka unit and sandbox tests only"
 	@echo "make integration  end-to-end and supervision tests against a real daemon"
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
+	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
 	@echo "make clean      remove $(BUILD)/"
 
@@ -89,6 +91,11 @@ $(BUILD)/tests/inproc-scan: $(call obj,tests/inproc_scan.c scanner/engine.c $(IP
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
+
+$(BUILD)/tests/bench-inproc: $(call obj,tests/bench_inproc.c scanner/engine.c $(IPC) $(PLATFORM))
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS) -lpthread
 
 $(BUILD)/tests/clamd-client: $(call obj,tests/clamd_client.c $(PLATFORM))
 	@mkdir -p $(dir $@)
@@ -154,6 +161,10 @@ asan:
 	@$(ASAN_ENV) timeout 600 sh tests/run-unit.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/integration.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/supervision.sh build-asan
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan

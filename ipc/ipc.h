@@ -91,6 +91,7 @@ struct ipc_result {
 	uint32_t status;       /* enum ipc_status */
 	int32_t engine_code;   /* cl_error_t of the scan */
 	uint64_t scanned;      /* bytes libclamav reports scanned */
+	uint64_t scan_ns;      /* time inside libclamav, for overhead stats only */
 	char name[IPC_NAME_MAX];
 };
 

@@ -75,7 +75,9 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job, 
 #ifdef AVW_FAULT_INJECTION
 	int corrupt = fault_maybe_inject(p, job->len);
 #endif
+	uint64_t t0 = plat_now_ns();
 	scan_buffer(engine, p, job->len, r);
+	r->scan_ns = plat_now_ns() - t0;
 #ifdef AVW_FAULT_INJECTION
 	if (corrupt)
 		fault_corrupt(r);

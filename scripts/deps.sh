@@ -3,7 +3,8 @@
 # is missing. Needs root (or sudo) only when something has to be installed.
 set -eu
 PKGS="build-essential pkg-config libuv1-dev libclamav-dev libseccomp-dev
-libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav"
+libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
+clamav-daemon"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -61,14 +61,21 @@ static size_t fmt_stats(char *b, size_t n)
 {
 	const struct sup_stats *s = sup_pool_stats();
 	double avg = s->scanned ? (double)s->scan_ns_total / (double)s->scanned / 1e6 : 0.0;
-	uint64_t rs[256];
+	static uint64_t rs[4096];
 	unsigned nrs = sup_pool_respawn_samples(rs, 256);
-	double p50 = 0, p99 = 0;
+	double p50 = 0, p99 = 0, o50 = 0, o99 = 0;
+	unsigned nov;
 
 	if (nrs > 0) {
 		qsort(rs, nrs, sizeof(rs[0]), cmp_u64);
 		p50 = (double)rs[nrs / 2] / 1e6;
 		p99 = (double)rs[(nrs * 99) / 100] / 1e6;
+	}
+	nov = sup_pool_overhead_samples(rs, 4096);
+	if (nov > 0) {
+		qsort(rs, nov, sizeof(rs[0]), cmp_u64);
+		o50 = (double)rs[nov / 2] / 1e3;
+		o99 = (double)rs[(nov * 99) / 100] / 1e3;
 	}
 
 	return (size_t)snprintf(b, n,
@@ -89,12 +96,13 @@ static size_t fmt_stats(char *b, size_t n)
 	    "  rejected (queue full): %" PRIu64 "\n"
 	    "  poison message hits:   %" PRIu64 "\n"
 	    "  workers retired:       %" PRIu64 "\n"
-	    "  worker replacement ms: p50 %.2f p99 %.2f (%u samples)\n",
+	    "  worker replacement ms: p50 %.2f p99 %.2f (%u samples)\n"
+	    "  overhead us/message:   p50 %.1f p99 %.1f (dispatch to answer outside libclamav, last %u)\n",
 	    (double)(plat_now_ns() - C.started_ns) / 1e9,
 	    s->scanned, s->clean, s->infected, s->unscannable, s->errors, avg,
 	    sup_pool_queue_depth(), sup_pool_busy(), sup_pool_idle(),
 	    s->worker_crashes, s->timeouts, s->violations, s->host_restarts,
-	    s->rejected_queue_full, s->poison_hits, s->retired, p50, p99, nrs);
+	    s->rejected_queue_full, s->poison_hits, s->retired, p50, p99, nrs, o50, o99, nov);
 }
 
 static void ctl_handle(struct ctl_conn *c)

@@ -104,6 +104,9 @@ static struct {
 	/* worker death -> replacement serving, last samples (ns) */
 	uint64_t respawn_ns[256];
 	unsigned nrespawn;
+	/* per job: dispatch to answer, minus the time inside libclamav (ns) */
+	uint64_t overhead_ns[4096];
+	unsigned noverhead;
 } P;
 
 static void dispatch(void);
@@ -389,6 +392,7 @@ static void worker_send_job(struct sup_worker *w)
 {
 	struct ipc_job m = { .seq = ++P.next_seq, .len = w->job->len };
 
+	w->job->t_dispatch = plat_now_ns();
 	w->seq = m.seq;
 	w->chan->result.seq = 0;
 	if (ipc_job_send(w->sock, &m, w->job->buf.fd) < 0) {
@@ -405,6 +409,10 @@ static void worker_answer_result(struct sup_worker *w)
 	struct sup_job *job = w->job;
 	struct sup_verdict v;
 
+	/* The worker's scan time is informational: clamp, never trust. */
+	uint64_t total = plat_now_ns() - job->t_dispatch;
+	uint64_t inside = w->result.scan_ns < total ? w->result.scan_ns : total;
+	P.overhead_ns[P.noverhead++ % (sizeof(P.overhead_ns) / sizeof(P.overhead_ns[0]))] = total - inside;
 	memset(&v, 0, sizeof(v));
 	v.status = (enum ipc_status)w->result.status;
 	v.engine_code = w->result.engine_code;
@@ -1006,6 +1014,16 @@ unsigned sup_pool_signatures(void)
 const char *sup_pool_engine_version(void)
 {
 	return P.host.engine[0] ? P.host.engine : "?";
+}
+
+unsigned sup_pool_overhead_samples(uint64_t *out, unsigned n)
+{
+	unsigned cap = sizeof(P.overhead_ns) / sizeof(P.overhead_ns[0]);
+	unsigned have = P.noverhead < cap ? P.noverhead : cap;
+	unsigned k = have < n ? have : n;
+
+	memcpy(out, P.overhead_ns, k * sizeof(*out));
+	return k;
 }
 
 unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n)

@@ -64,6 +64,7 @@ struct sup_job {
 	size_t len;
 	uint64_t id;               /* for logs */
 	uint64_t t_submit;         /* ns */
+	uint64_t t_dispatch;       /* ns, when a worker got it */
 	sup_job_done_cb done;
 	void *ctx;
 	struct sup_job *next;      /* queue link */
@@ -97,6 +98,9 @@ size_t sup_pool_describe_workers(char *buf, size_t len);
 size_t sup_pool_queue_depth(void);
 /* Worker death to replacement serving, in ns: up to n samples, returns count. */
 unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n);
+/* Per job, dispatch to answer minus the worker's time in libclamav, in ns
+ * (the last 4096): what the sandboxing and IPC cost. */
+unsigned sup_pool_overhead_samples(uint64_t *out, unsigned n);
 unsigned sup_pool_busy(void);
 unsigned sup_pool_idle(void);
 
