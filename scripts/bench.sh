@@ -74,7 +74,7 @@ MaxThreads $CONC
 StreamMaxLength 100M
 TemporaryDirectory /tmp
 CONF
-	/usr/sbin/clamd --config-file="$W/clamd.conf" 2>/dev/null &
+	/usr/sbin/clamd --config-file="$W/clamd.conf" >/dev/null 2>&1 &
 	CLAMD=$!
 	t0=$(date +%s%N)
 	until [ "$($CLIENT unix:$W/clamd.sock ping 2>/dev/null | tr -d '\0')" = PONG ]; do sleep 0.05; done

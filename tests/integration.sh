@@ -96,7 +96,16 @@ for p in $host_pid $workers; do
 done
 for p in $workers; do
 	check "worker $p Seccomp" 2 "$(awk '/^Seccomp:/ {print $2}' /proc/$p/status)"
+	as=$(awk '/^Max address space/ {print $4}' /proc/$p/limits)
+	[ "$as" != unlimited ] && [ "$as" -gt 0 ] && ok "worker $p RLIMIT_AS set ($as bytes)" ||
+		bad "worker $p RLIMIT_AS set" "$as"
 done
+# The host's private temp dir: a tmpfs of scanner_tmp_size, in its own mount namespace.
+tmpfs=$(awk '$5 == "/tmp" && / - tmpfs / {print $NF}' /proc/$host_pid/mountinfo)
+case "$tmpfs" in *size=262144k*) ok "host /tmp is a private 256M tmpfs";;
+*) bad "host /tmp is a private 256M tmpfs" "mount options: $tmpfs";; esac
+[ "$(readlink /proc/$host_pid/ns/mnt)" != "$(readlink /proc/$DAEMON_PID/ns/mnt)" ] &&
+	ok "host has its own mount namespace" || bad "host has its own mount namespace"
 check "host not under seccomp (workers only)" 0 "$(awk '/^Seccomp:/ {print $2}' /proc/$host_pid/status)"
 
 grep -q ' info scan id=.* verdict=INFECTED virus=Eicar-Test-Signature.UNOFFICIAL' "$D/scanner.log" &&
@@ -105,6 +114,16 @@ check "avwardenctl ping" pong "$($CTL -s "$D/control.sock" ping)"
 
 if stop; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit 0" "exit $rc"; fi
 [ ! -e "$D/clamd.sock" ] && ok "socket removed at exit" || bad "socket removed at exit"
+
+# clamd's SHUTDOWN command: no reply, the daemon drains and exits 0.
+start main || exit 1
+check "SHUTDOWN: no reply" "" "$(printf 'zSHUTDOWN\0' | $CLIENT $SOCK raw | vis)"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=""
+check "SHUTDOWN: exit 0" 0 "$rc"
+grep -q 'info shutdown reason="SHUTDOWN command from a client"' "$D/scanner.log" &&
+	ok "SHUTDOWN logged" || bad "SHUTDOWN logged"
 
 ###########################################################################
 echo "# wrapper script as scanner_path"
@@ -170,6 +189,10 @@ case "$out" in *"bad2.conf:1:"*lisen*) ok "unknown key names file, line and key"
 *) bad "unknown key names file, line and key" "$out";; esac
 check "unknown key: non-zero exit" 1 "$rc"
 check "--check-config on a good file" "$T/main/avwarden.conf: OK" "$("$B/avwarden" -c "$T/main/avwarden.conf" --check-config 2>&1)"
+# The shipped example parses, and is valid once pointed at this machine.
+sed -e "s|^scanner_path = .*|scanner_path = \"$B/avwarden-scanner\"|" -e "s|^database = .*|database = \"$B/db\"|" \
+	-e 's|^user = .*|user = "nobody"|' "$ROOT/etc/avwarden.conf.example" > "$T/example.conf"
+check "etc/avwarden.conf.example is valid" "$T/example.conf: OK" "$("$B/avwarden" -c "$T/example.conf" --check-config 2>&1)"
 
 ###########################################################################
 echo "# scanner that cannot start"

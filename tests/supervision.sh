@@ -155,6 +155,20 @@ wait_for "socket" test -S "$D/clamd.sock"
 check "request during start-up waits for the scanner" "$EICAR_FOUND" "$($CLIENT unix:$D/clamd.sock instream "$T/eicar.com" | vis)"
 stop || bad "stopped cleanly"
 
+echo "# start slower than timeout: a queued request gives up at its timeout"
+sed -i 's/^sleep 2$/sleep 4/' "$T/slow-start.sh"
+write_conf slower "$T/slow-start.sh" 'timeout = 2' 'max_extract_time = 1'
+D=$T/slower
+"$B/avwarden" -c "$D/avwarden.conf" 2>"$D/stderr" &
+DAEMON_PID=$!
+wait_for "socket" test -S "$D/clamd.sock"
+t0=$(date +%s%N)
+r=$($CLIENT unix:$D/clamd.sock instream "$T/eicar.com" | vis)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "queued request answered at its timeout" "stream: no scanner available within 2 s ERROR|" "$r"
+[ $ms -ge 1900 ] && [ $ms -lt 3500 ] && ok "answered after ${ms} ms (timeout 2 s)" || bad "answered at the timeout" "${ms} ms"
+stop || bad "stopped cleanly"
+
 ###########################################################################
 echo "# soak: 2 clients, a worker killed every 250 ms"
 # Poison accounting off here: the kills are ours, not the content's.
