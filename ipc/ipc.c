@@ -276,18 +276,22 @@ int ipc_jobbuf_create(struct ipc_jobbuf *jb, size_t cap)
 	int fd = memfd_create("avwarden-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *p;
 
+	size_t first = cap < IPC_JOBBUF_FIRST_MAP ? cap : IPC_JOBBUF_FIRST_MAP;
+
 	jb->fd = -1;
 	jb->base = NULL;
+	jb->mapped = 0;
 	jb->cap = 0;
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)cap) < 0)
 		goto fail;
-	p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, first, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
 	jb->fd = fd;
 	jb->base = p;
+	jb->mapped = first;
 	jb->cap = cap;
 	return 0;
 fail:;
@@ -296,13 +300,35 @@ fail:;
 	return -err;
 }
 
+int ipc_jobbuf_reserve(struct ipc_jobbuf *jb, size_t need)
+{
+	size_t want = jb->mapped;
+	void *p;
+
+	if (need <= jb->mapped)
+		return 0;
+	if (need > jb->cap || jb->base == NULL)
+		return -EINVAL;
+	while (want < need)
+		want *= 2;  /* doubling: a 100 MB message costs ~9 remaps */
+	if (want > jb->cap)
+		want = jb->cap;
+	p = mremap(jb->base, jb->mapped, want, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return -errno;
+	jb->base = p;
+	jb->mapped = want;
+	return 0;
+}
+
 int ipc_jobbuf_seal(struct ipc_jobbuf *jb, size_t len)
 {
 	if (len > jb->cap)
 		return -EINVAL;
 	if (jb->base != NULL) {
-		munmap(jb->base, jb->cap);
+		munmap(jb->base, jb->mapped);
 		jb->base = NULL;
+		jb->mapped = 0;
 	}
 	if (ftruncate(jb->fd, (off_t)len) < 0)
 		return -errno;
@@ -315,11 +341,12 @@ int ipc_jobbuf_seal(struct ipc_jobbuf *jb, size_t len)
 void ipc_jobbuf_free(struct ipc_jobbuf *jb)
 {
 	if (jb->base != NULL)
-		munmap(jb->base, jb->cap);
+		munmap(jb->base, jb->mapped);
 	if (jb->fd >= 0)
 		close(jb->fd);
 	jb->base = NULL;
 	jb->fd = -1;
+	jb->mapped = 0;
 	jb->cap = 0;
 }
 

@@ -129,14 +129,23 @@ int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *e
 
 /* ---- job data ---- */
 
+#define IPC_JOBBUF_FIRST_MAP (256u << 10)
+
 struct ipc_jobbuf {
 	int fd;
-	unsigned char *base;  /* writable mapping of cap bytes, supervisor side */
-	size_t cap;
+	unsigned char *base;  /* writable mapping of the first `mapped` bytes */
+	size_t mapped;
+	size_t cap;           /* the memfd's size: the most a job may hold */
 };
 
-/* Creates a memfd of cap bytes (sparse) and maps it. 0 or -errno. */
+/*
+ * Creates a memfd of cap bytes (sparse) and maps its start. Mapping a
+ * whole max_message_size per job would cost page-table work (and TLB
+ * shootdowns) at every unmap for mail that is mostly a few KB.
+ */
 int ipc_jobbuf_create(struct ipc_jobbuf *jb, size_t cap);
+/* Makes sure the first `need` bytes are mapped (base may move). 0 or -errno. */
+int ipc_jobbuf_reserve(struct ipc_jobbuf *jb, size_t need);
 /*
  * Unmaps, trims to len and seals the memfd against writes and resizing, so
  * the worker gets an immutable view. 0 or -errno; the fd stays open.

@@ -314,8 +314,23 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(c->cmd + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
 	} else if (c->state == C_STREAM) {
 		unsigned char *p;
-		size_t n;
+		size_t n, off;
 		sup_instream_next(&c->is, &p, &n);
+		off = (size_t)(p - c->is.base);
+		/* Grow the mapping ahead of the read, at most 1 MB at a time. */
+		if (n > (1u << 20))
+			n = 1u << 20;
+		if (off + n > c->job.buf.mapped) {
+			size_t need = off + n < c->job.buf.cap ? off + n : c->job.buf.cap;
+			if (ipc_jobbuf_reserve(&c->job.buf, need) < 0) {
+				*buf = uv_buf_init(NULL, 0);  /* libuv reports UV_ENOBUFS */
+				return;
+			}
+			c->is.base = c->job.buf.base;
+			p = c->is.base + off;
+		}
+		if (off + n > c->job.buf.mapped)
+			n = c->job.buf.mapped - off;
 		*buf = uv_buf_init((char *)p, (unsigned)n);
 	} else {
 		*buf = uv_buf_init(sink, sizeof(sink));
