@@ -98,7 +98,9 @@ void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_l
 	line[n++] = '\n';
 	if (log_fd >= 0)
 		(void)plat_write_all(log_fd, line, (size_t)n);
-	if (log_stderr) {
+	/* With a log file, standard error (a journal, the MTA's log) gets only
+	 * what needs attention, not one line per scan. */
+	if (log_stderr && (log_fd < 0 || lvl >= PLAT_LOG_WARN)) {
 		char pre[64];
 		int p = snprintf(pre, sizeof(pre), "%s[%d]: ", log_tag, (int)getpid());
 		if (p > 0)
