@@ -33,13 +33,16 @@ enum conn_state { C_CMD, C_STREAM, C_SCANNING, C_REPLY, C_LINGER, C_CLOSING };
  */
 #define CONN_LINGER_MS 2000
 
+/* A unix or TCP stream, seen as whichever libuv type the call needs. */
+union sup_stream {
+	uv_handle_t handle;
+	uv_stream_t stream;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
 struct sup_conn {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	union sup_stream h;
 	enum conn_state state;
 	struct sup_conn *prev, *next;
 	uv_timer_t timer;          /* read timeouts, linger */
@@ -58,12 +61,7 @@ struct sup_conn {
 };
 
 struct sup_listener {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	union sup_stream h;
 	char *name;
 	char *unix_path;
 };
