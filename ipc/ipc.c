@@ -75,14 +75,14 @@ const char *ipc_engine_strerror(int32_t code)
 static int send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (nfds > 2)
+	if (nfds > 3)
 		return -EINVAL;
 	if (nfds > 0) {
 		struct cmsghdr *c;
@@ -271,28 +271,25 @@ int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *e
 	return 0;
 }
 
-int ipc_jobbuf_create(struct ipc_jobbuf *jb, size_t cap)
+int ipc_data_create(struct ipc_data *d, size_t cap)
 {
-	int fd = memfd_create("avwarden-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create("avwarden-data", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *p;
 
-	size_t first = cap < IPC_JOBBUF_FIRST_MAP ? cap : IPC_JOBBUF_FIRST_MAP;
-
-	jb->fd = -1;
-	jb->base = NULL;
-	jb->mapped = 0;
-	jb->cap = 0;
+	d->fd = -1;
+	d->base = NULL;
+	d->cap = 0;
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)cap) < 0)
+	if (ftruncate(fd, (off_t)cap) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	p = mmap(NULL, first, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
-	jb->fd = fd;
-	jb->base = p;
-	jb->mapped = first;
-	jb->cap = cap;
+	d->fd = fd;
+	d->base = p;
+	d->cap = cap;
 	return 0;
 fail:;
 	int err = errno;
@@ -300,68 +297,119 @@ fail:;
 	return -err;
 }
 
-int ipc_jobbuf_reserve(struct ipc_jobbuf *jb, size_t need)
+int ipc_data_ro_fd(const struct ipc_data *d)
 {
-	size_t want = jb->mapped;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+void ipc_data_trim(struct ipc_data *d, size_t keep, size_t used)
+{
+	if (d->fd >= 0 && used > keep)
+		(void)fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		    (off_t)keep, (off_t)(used - keep));
+}
+
+void ipc_data_free(struct ipc_data *d)
+{
+	if (d->base != NULL)
+		munmap(d->base, d->cap);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->base = NULL;
+	d->fd = -1;
+	d->cap = 0;
+}
+
+/* The free list: enough for every connection that usually gathers at once. */
+#define GATHER_POOL 64
+static unsigned char *gather_pool[GATHER_POOL];
+static size_t gather_pooled;
+
+int ipc_gather_get(struct ipc_gather *g, size_t cap)
+{
 	void *p;
 
-	if (need <= jb->mapped)
+	g->cap = cap;
+	if (gather_pooled > 0) {
+		g->base = gather_pool[--gather_pooled];
+		g->mapped = IPC_GATHER_FIRST;
 		return 0;
-	if (need > jb->cap || jb->base == NULL)
+	}
+	p = mmap(NULL, IPC_GATHER_FIRST, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		g->base = NULL;
+		g->mapped = 0;
+		return -errno;
+	}
+	g->base = p;
+	g->mapped = IPC_GATHER_FIRST;
+	return 0;
+}
+
+int ipc_gather_reserve(struct ipc_gather *g, size_t need)
+{
+	size_t want = g->mapped;
+	void *p;
+
+	if (need <= g->mapped)
+		return 0;
+	if (need > g->cap || g->base == NULL)
 		return -EINVAL;
 	while (want < need)
 		want *= 2;  /* doubling: a 100 MB message costs ~9 remaps */
-	if (want > jb->cap)
-		want = jb->cap;
-	p = mremap(jb->base, jb->mapped, want, MREMAP_MAYMOVE);
+	if (want > g->cap)
+		want = (g->cap + 4095) & ~(size_t)4095;
+	p = mremap(g->base, g->mapped, want, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
 		return -errno;
-	jb->base = p;
-	jb->mapped = want;
+	g->base = p;
+	g->mapped = want;
 	return 0;
 }
 
-int ipc_jobbuf_seal(struct ipc_jobbuf *jb, size_t len)
+void ipc_gather_put(struct ipc_gather *g)
 {
-	if (len > jb->cap)
-		return -EINVAL;
-	if (jb->base != NULL) {
-		munmap(jb->base, jb->mapped);
-		jb->base = NULL;
-		jb->mapped = 0;
+	if (g->base == NULL)
+		return;
+	if (g->mapped > IPC_GATHER_FIRST) {
+		/* Give a large message's memory back now. */
+		void *p = mremap(g->base, g->mapped, IPC_GATHER_FIRST, 0);
+		if (p == MAP_FAILED) {
+			munmap(g->base, g->mapped);
+			g->base = NULL;
+		}
 	}
-	if (ftruncate(jb->fd, (off_t)len) < 0)
-		return -errno;
-	if (fcntl(jb->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		return -errno;
-	jb->cap = len;
-	return 0;
+	if (g->base != NULL) {
+		if (gather_pooled < GATHER_POOL)
+			gather_pool[gather_pooled++] = g->base;
+		else
+			munmap(g->base, IPC_GATHER_FIRST);
+	}
+	g->base = NULL;
+	g->mapped = 0;
 }
 
-void ipc_jobbuf_free(struct ipc_jobbuf *jb)
+void ipc_gather_drain(void)
 {
-	if (jb->base != NULL)
-		munmap(jb->base, jb->mapped);
-	if (jb->fd >= 0)
-		close(jb->fd);
-	jb->base = NULL;
-	jb->fd = -1;
-	jb->mapped = 0;
-	jb->cap = 0;
+	while (gather_pooled > 0)
+		munmap(gather_pool[--gather_pooled], IPC_GATHER_FIRST);
 }
 
-int ipc_job_send(int sock, const struct ipc_job *job, int memfd)
+int ipc_job_send(int sock, const struct ipc_job *job)
 {
-	return send_with_fds(sock, job, sizeof(*job), &memfd, 1);
+	return send_with_fds(sock, job, sizeof(*job), NULL, 0);
 }
 
-int ipc_job_recv(int sock, struct ipc_job *job, int *memfd)
+int ipc_job_recv(int sock, struct ipc_job *job)
 {
-	size_t n = 1;
-	int rc;
+	int fds[1];
+	size_t n = 0;
 
-	rc = recv_with_fds(sock, job, sizeof(*job), memfd, &n, 0);
-	if (rc == 1 && n != 1)
-		return -EBADMSG;
-	return rc;
+	/* recv_with_fds closes any descriptor beyond n (zero) and says EBADMSG. */
+	return recv_with_fds(sock, job, sizeof(*job), fds, &n, 0);
 }

@@ -4,11 +4,12 @@
  *  - Control messages between the supervisor and a scanner host: fixed-size,
  *    typed records over a SOCK_SEQPACKET pair, descriptors passed with
  *    SCM_RIGHTS. A short, overlong or unknown record is an error.
- *  - A worker channel: a memfd-backed region holding the result block, plus a
- *    SOCK_SEQPACKET pair that carries job announcements (with the job's sealed
- *    memfd) one way and wake-ups the other. The supervisor polls its end.
- *  - Job data: one sealed memfd per job, written by the supervisor straight
- *    from the client socket, mapped read-only by exactly one worker.
+ *  - A worker channel: a memfd-backed region holding the result block, a
+ *    data area holding the current job (read-only to the worker), and a
+ *    SOCK_SEQPACKET pair that carries job announcements one way and
+ *    wake-ups the other. The supervisor polls its end.
+ *  - Gather buffers: where the supervisor collects a message from its
+ *    client before a worker is free; copied once into the data area.
  *
  * The supervisor treats every byte a worker writes as hostile: results are
  * copied out once and validated by ipc_result_validate() before use.
@@ -60,7 +61,7 @@ enum ipc_msg_type {
 	IPC_MSG_READY,            /* host -> sup: database loaded; a = signatures */
 	IPC_MSG_LOG,              /* host -> sup: a = level, text */
 	IPC_MSG_FATAL,            /* host -> sup: text says why it is exiting */
-	IPC_MSG_SPAWN,            /* sup -> host: fork worker id; fds: job socket, channel memfd */
+	IPC_MSG_SPAWN,            /* sup -> host: fork worker id; fds: job socket, channel, data (read-only) */
 	IPC_MSG_WORKER_UP,        /* host -> sup: worker id has pid */
 	IPC_MSG_WORKER_EXIT,      /* host -> sup: worker id, pid, a = wait status */
 };
@@ -74,7 +75,7 @@ struct ipc_msg {
 	char text[IPC_TEXT_MAX];  /* NUL-terminated when used */
 };
 
-/* Sends msg with up to 2 fds. 0 or -errno. */
+/* Sends msg with up to 3 fds. 0 or -errno. */
 int ipc_msg_send(int sock, const struct ipc_msg *msg, const int *fds, size_t nfds);
 /*
  * Receives one message and up to *nfds descriptors (set to how many came).
@@ -129,32 +130,51 @@ int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *e
 
 /* ---- job data ---- */
 
-#define IPC_JOBBUF_FIRST_MAP (256u << 10)
-
-struct ipc_jobbuf {
-	int fd;
-	unsigned char *base;  /* writable mapping of the first `mapped` bytes */
-	size_t mapped;
-	size_t cap;           /* the memfd's size: the most a job may hold */
+/*
+ * A worker's data area: a memfd of max_message_size (sparse), mapped once
+ * read/write by the supervisor and once read-only by the worker (through a
+ * read-only descriptor, so the worker cannot make its mapping writable).
+ * The supervisor copies each job in at dispatch: the one copy between the
+ * client's socket and the scan.
+ */
+struct ipc_data {
+	int fd;               /* read/write, supervisor side */
+	unsigned char *base;
+	size_t cap;
 };
 
-/*
- * Creates a memfd of cap bytes (sparse) and maps its start. Mapping a
- * whole max_message_size per job would cost page-table work (and TLB
- * shootdowns) at every unmap for mail that is mostly a few KB.
- */
-int ipc_jobbuf_create(struct ipc_jobbuf *jb, size_t cap);
-/* Makes sure the first `need` bytes are mapped (base may move). 0 or -errno. */
-int ipc_jobbuf_reserve(struct ipc_jobbuf *jb, size_t need);
-/*
- * Unmaps, trims to len and seals the memfd against writes and resizing, so
- * the worker gets an immutable view. 0 or -errno; the fd stays open.
- */
-int ipc_jobbuf_seal(struct ipc_jobbuf *jb, size_t len);
-void ipc_jobbuf_free(struct ipc_jobbuf *jb);
+int ipc_data_create(struct ipc_data *d, size_t cap);
+/* A read-only descriptor for the same memory, for the worker. fd or -errno. */
+int ipc_data_ro_fd(const struct ipc_data *d);
+/* Gives back the pages above `keep` bytes (after a large message). */
+void ipc_data_trim(struct ipc_data *d, size_t keep, size_t used);
+void ipc_data_free(struct ipc_data *d);
 
-int ipc_job_send(int sock, const struct ipc_job *job, int memfd);
-/* Worker side: 1 job, 0 EOF, -errno. *memfd receives the descriptor. */
-int ipc_job_recv(int sock, struct ipc_job *job, int *memfd);
+/*
+ * Gather buffers: where a connection collects a message before it has a
+ * worker. Anonymous memory from a small free list, so an ordinary mail
+ * costs no mmap/munmap (which, with the TLB shootdowns they bring, were a
+ * quarter of the supervisor's time per job); grown with mremap as needed
+ * and cut back to IPC_GATHER_FIRST when returned.
+ */
+#define IPC_GATHER_FIRST (256u << 10)
+
+struct ipc_gather {
+	unsigned char *base;
+	size_t mapped;
+	size_t cap;           /* the most it may grow to */
+};
+
+int ipc_gather_get(struct ipc_gather *g, size_t cap);
+/* Makes sure the first `need` bytes are mapped (base may move). 0 or -errno. */
+int ipc_gather_reserve(struct ipc_gather *g, size_t need);
+/* Returns it to the free list (or unmaps it); idempotent. */
+void ipc_gather_put(struct ipc_gather *g);
+/* Unmaps everything on the free list. */
+void ipc_gather_drain(void);
+
+int ipc_job_send(int sock, const struct ipc_job *job);
+/* Worker side: 1 job, 0 EOF, -errno (-EBADMSG if descriptors came along). */
+int ipc_job_recv(int sock, struct ipc_job *job);
 
 #endif

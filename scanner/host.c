@@ -134,10 +134,10 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m
 	size_t slot;
 	pid_t pid;
 
-	if (nfds != 2) {
+	if (nfds != 3) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		host_fail("spawn request without its two descriptors");
+		host_fail("spawn request without its three descriptors");
 	}
 	for (slot = 0; slot < HOST_MAX_WORKERS && workers[slot].pid != 0; slot++)
 		;
@@ -146,8 +146,8 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m
 	pid = fork();
 	if (pid < 0) {
 		int err = errno;
-		close(fds[0]);
-		close(fds[1]);
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
 		host_send(IPC_MSG_WORKER_EXIT, m->worker, 0, W_EXITCODE(127, 0), "fork: %s", strerror(err));
 		return;
 	}
@@ -157,10 +157,10 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m
 		close(sigfd);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		scan_worker_main(engine, fds[0], fds[1], worker_as_limit);
+		scan_worker_main(engine, fds[0], fds[1], fds[2], worker_as_limit);
 	}
-	close(fds[0]);
-	close(fds[1]);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
 	workers[slot].id = m->worker;
 	workers[slot].pid = pid;
 	host_send(IPC_MSG_WORKER_UP, m->worker, pid, 0, NULL);
@@ -212,8 +212,8 @@ static void serve(const struct cl_engine *engine)
 		}
 		if (pfd[0].revents) {
 			struct ipc_msg m;
-			int fds[2];
-			size_t nfds = 2;
+			int fds[3];
+			size_t nfds = 3;
 			int rc = ipc_msg_recv(ctl, &m, fds, &nfds);
 			if (rc == -EAGAIN)
 				continue;
@@ -277,6 +277,10 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	plat_log_init("avwarden-scanner", 1);
+	/* Workers need 0, 1 and 2 open (see scanner/worker.c): /dev/null if not. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			fatal("host_abort", "step=stdio");
 	/* Step 1, re-checked from the inside: only stdio and the control fd. */
 	if (plat_close_fds_except(0, keep, 4) < 0)
 		fatal("host_abort", "step=close_fds");

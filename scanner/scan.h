@@ -40,8 +40,10 @@ void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, s
 /* Maps a libclamav outcome onto avwarden's four results. */
 void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, struct ipc_result *r);
 
-/* The worker: runs after fork, never returns. as_limit: RLIMIT_AS (0: none). */
-void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, uint64_t as_limit)
+/* The worker: runs after fork, never returns. data_fd: its data area,
+ * read-only. as_limit: RLIMIT_AS (0: none). */
+void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, int data_fd,
+    uint64_t as_limit)
     __attribute__((noreturn));
 
 #endif

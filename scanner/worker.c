@@ -2,14 +2,16 @@
  * scanner/worker.c: one worker, forked by the host after the database is
  * compiled, so the engine is shared copy-on-write.
  *
- * Entry: close everything but the job socket and the channel, die with the
- * host, lock down with seccomp; then scan one job at a time. A worker is the
- * part assumed compromised: it sees only its current job, read-only.
+ * Entry: map the channel and the data area (read-only), close every other
+ * descriptor, die with the host, lock down with seccomp; then scan one job
+ * at a time. A worker is the part assumed compromised: it sees only what
+ * the supervisor copies into its data area, and cannot write there.
  */
 #define _GNU_SOURCE
 #include "scan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,9 +28,15 @@
 #include "../tests/fault.h"
 #endif
 
-static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan, uint64_t as_limit)
+static void worker_contain(int job_sock, struct ipc_chan *chan, uint64_t as_limit)
 {
-	int keep[] = { STDERR_FILENO, job_sock, chan_fd };
+	/*
+	 * Keep 0, 1 and 2 (the host's /dev/null and stderr) occupied: some
+	 * libclamav parsers treat descriptor 0 as "no file", so a temp file
+	 * that landed on fd 0 was silently skipped (clam.exe.rtf came back
+	 * clean). The integration test comparing verdicts caught it.
+	 */
+	int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, job_sock };
 	int rc;
 
 	/* Die with the host: a worker never outlives its generation. */
@@ -36,7 +44,7 @@ static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan, uin
 		fatal("worker_abort", "step=pdeathsig");
 	if (getppid() == 1)
 		fatalx("worker_abort", "step=pdeathsig reason=\"host already gone\"");
-	if ((rc = plat_close_fds_except(0, keep, 3)) < 0) {
+	if ((rc = plat_close_fds_except(0, keep, 4)) < 0) {
 		errno = -rc;
 		fatal("worker_abort", "step=close_fds");
 	}
@@ -52,53 +60,56 @@ static void worker_contain(int job_sock, int chan_fd, struct ipc_chan *chan, uin
 	}
 }
 
-static void scan_job(const struct cl_engine *engine, const struct ipc_job *job, int memfd,
-    struct ipc_result *r)
+static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
+    const unsigned char *data, size_t cap, struct ipc_result *r)
 {
-	struct stat st;
-	void *p = NULL;
-
-	memset(r, 0, sizeof(*r));
-	if (fstat(memfd, &st) < 0 || (uint64_t)st.st_size != job->len) {
+	memset(r, 0, sizeof(r[0]));
+	if (job->len > cap) {
 		r->status = IPC_ERROR;
 		r->engine_code = CL_EARG;
 		return;
 	}
-	if (job->len > 0) {
-		p = mmap(NULL, job->len, PROT_READ, MAP_SHARED, memfd, 0);
-		if (p == MAP_FAILED) {
-			r->status = IPC_ERROR;
-			r->engine_code = CL_EMAP;
-			return;
-		}
-	}
 #ifdef AVW_FAULT_INJECTION
-	int corrupt = fault_maybe_inject(p, job->len);
+	int corrupt = fault_maybe_inject(data, job->len);
 #endif
 	uint64_t t0 = plat_now_ns();
-	scan_buffer(engine, p, job->len, r);
+	scan_buffer(engine, data, job->len, r);
 	r->scan_ns = plat_now_ns() - t0;
 #ifdef AVW_FAULT_INJECTION
 	if (corrupt)
 		fault_corrupt(r);
 #endif
-	if (p != NULL)
-		munmap(p, job->len);
 }
 
-void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, uint64_t as_limit)
+void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, int data_fd,
+    uint64_t as_limit)
 {
 	struct ipc_chan *chan = ipc_chan_map(chan_fd);
+	const unsigned char *data;
 	struct ipc_result r;
 	struct ipc_job job;
-	int memfd, rc;
+	struct stat st;
+	size_t cap;
+	int rc;
 
 	if (chan == NULL || chan->magic != IPC_CHAN_MAGIC)
 		fatal("worker_abort", "step=map_channel");
-	worker_contain(job_sock, chan_fd, chan, as_limit);
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			fatal("worker_abort", "step=stdio reason=\"descriptor %d not open\"", fd);
+	if (fstat(data_fd, &st) < 0 || st.st_size <= 0)
+		fatal("worker_abort", "step=data_area");
+	cap = (size_t)st.st_size;
+	data = mmap(NULL, cap, PROT_READ, MAP_SHARED, data_fd, 0);
+	if (data == MAP_FAILED)
+		fatal("worker_abort", "step=map_data");
+	/* The mappings stay; the descriptors go. */
+	close(chan_fd);
+	close(data_fd);
+	worker_contain(job_sock, chan, as_limit);
 
 	for (;;) {
-		rc = ipc_job_recv(job_sock, &job, &memfd);
+		rc = ipc_job_recv(job_sock, &job);
 		if (rc == 0)
 			_exit(0);  /* supervisor closed the channel: retire */
 		if (rc < 0) {
@@ -107,8 +118,7 @@ void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd,
 			_exit(2);
 		}
 		priv_worker_set_job(job.seq);
-		scan_job(engine, &job, memfd, &r);
-		close(memfd);
+		scan_job(engine, &job, data, cap, &r);
 		r.seq = job.seq;
 		/* Result first, then the wake-up that publishes it. */
 		memcpy(&chan->result, &r, sizeof(r));

@@ -86,7 +86,7 @@ static void conn_reply(struct sup_conn *c, const char *text, size_t len);
 
 static void conn_free(struct sup_conn *c)
 {
-	ipc_jobbuf_free(&c->job.buf);
+	ipc_gather_put(&c->job.buf);
 	free(c);
 }
 
@@ -226,17 +226,9 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 
 static void stream_complete(struct sup_conn *c)
 {
-	int rc;
-
 	uv_read_stop(&c->h.stream);
 	uv_timer_stop(&c->timer);
 	c->job.len = c->is.len;
-	rc = ipc_jobbuf_seal(&c->job.buf, c->is.len);
-	if (rc < 0) {
-		plat_log(PLAT_LOG_ERROR, "job_seal", "error=\"%s\"", strerror(-rc));
-		conn_replyf(c, "stream: %s ERROR%c", ipc_engine_strerror(20 /* CL_EMEM */), c->delim);
-		return;
-	}
 	c->state = C_SCANNING;
 	c->job.id = ++L.next_job_id;
 	c->job.done = job_done;
@@ -259,7 +251,7 @@ static void stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 		    L.cfg->max_message_size, c->is.len);
 		c->linger = 1;
 		conn_replyf(c, "INSTREAM size limit exceeded. ERROR%c", c->delim);
-		ipc_jobbuf_free(&c->job.buf);
+		ipc_gather_put(&c->job.buf);
 		return;
 	}
 }
@@ -282,7 +274,7 @@ static void run_command(struct sup_conn *c, const struct sup_cmd_req *req)
 		sup_shutdown("SHUTDOWN command from a client");
 		return;
 	case SUP_CMD_INSTREAM:
-		rc = ipc_jobbuf_create(&c->job.buf, L.cfg->max_message_size + SUP_INSTREAM_SLACK);
+		rc = ipc_gather_get(&c->job.buf, L.cfg->max_message_size + SUP_INSTREAM_SLACK);
 		if (rc < 0) {
 			plat_log(PLAT_LOG_ERROR, "job_buffer", "error=\"%s\"", strerror(-rc));
 			conn_replyf(c, "stream: %s ERROR%c", ipc_engine_strerror(20 /* CL_EMEM */), c->delim);
@@ -320,7 +312,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 			n = 1u << 20;
 		if (off + n > c->job.buf.mapped) {
 			size_t need = off + n < c->job.buf.cap ? off + n : c->job.buf.cap;
-			if (ipc_jobbuf_reserve(&c->job.buf, need) < 0) {
+			if (ipc_gather_reserve(&c->job.buf, need) < 0) {
 				*buf = uv_buf_init(NULL, 0);  /* libuv reports UV_ENOBUFS */
 				return;
 			}
@@ -384,7 +376,6 @@ static void on_connection(uv_stream_t *server, int status)
 		plat_log(PLAT_LOG_ERROR, "accept", "error=\"out of memory\"");
 		return;
 	}
-	c->job.buf.fd = -1;
 	if (uv_timer_init(L.loop, &c->timer) < 0) {
 		free(c);
 		return;

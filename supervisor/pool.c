@@ -46,6 +46,7 @@ struct sup_worker {
 	int pidfd;
 	int sock;
 	struct ipc_chan *chan;
+	struct ipc_data data;  /* the job being scanned, copied in at dispatch */
 	uv_poll_t poll;
 	int poll_init;
 	struct sup_job *job;
@@ -129,22 +130,19 @@ static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, 
 	va_end(ap);
 }
 
-static void job_hash(struct sup_job *job)
+/* The bytes are in the gather buffer until dispatch, then in the worker's
+ * data area (read-only to the worker) until the slot is released. */
+static void job_hash(struct sup_job *job, const struct sup_worker *w)
 {
-	void *p;
+	const void *p = job->buf.base;
 
 	if (job->have_hash)
 		return;
-	if (job->len == 0) {
-		sup_hash("", 0, job->hash);
-	} else {
-		/* The sealed memfd, read-only: the bytes the worker saw. */
-		p = mmap(NULL, job->len, PROT_READ, MAP_SHARED, job->buf.fd, 0);
-		if (p == MAP_FAILED)
-			return;
-		sup_hash(p, job->len, job->hash);
-		munmap(p, job->len);
-	}
+	if (p == NULL && w != NULL && w->data.base != NULL)
+		p = w->data.base;
+	if (p == NULL && job->len > 0)
+		return;
+	sup_hash(job->len ? p : "", job->len, job->hash);
 	job->have_hash = 1;
 }
 
@@ -162,7 +160,7 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 	}
 	/* A crash the content caused, or a timeout, counts against it. */
 	if (v->status == IPC_ERROR && job->blame) {
-		job_hash(job);
+		job_hash(job, w);
 		if (job->have_hash && sup_poison_record(job->hash, v->reason, v->engine_code, plat_now_ns())) {
 			char hex[2 * SUP_HASH_LEN + 1];
 			for (int i = 0; i < SUP_HASH_LEN; i++)
@@ -179,7 +177,10 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 		plat_log(PLAT_LOG_INFO, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s worker=%u",
 		    job->id, job->len, (double)ns / 1e6, ipc_status_name(v->status),
 		    v->name[0] ? " virus=" : "", v->name, w ? w->id : 0);
-	ipc_jobbuf_free(&job->buf);
+	ipc_gather_put(&job->buf);
+	/* A large message's pages go back to the system, not to the next job. */
+	if (w != NULL && job->len > IPC_GATHER_FIRST)
+		ipc_data_trim(&w->data, IPC_GATHER_FIRST, job->len);
 	job->worker = NULL;
 	job->done(job, v);
 }
@@ -296,6 +297,7 @@ static void worker_closed(uv_handle_t *h)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	ipc_chan_unmap(w->chan);
+	ipc_data_free(&w->data);
 	w->sock = -1;
 	w->pidfd = -1;
 	w->chan = NULL;
@@ -308,29 +310,22 @@ static void worker_closed(uv_handle_t *h)
 static void worker_request_fork(struct sup_worker *w)
 {
 	struct ipc_msg m;
-	int sp[2], chan_fd, fds[2], rc;
+	int sp[2] = { -1, -1 }, chan_fd = -1, ro_fd = -1, fds[3], rc;
 	uint64_t died = w->died_ns;
 
 	memset(w, 0, offsetof(struct sup_worker, timer));
 	w->slot = (unsigned)(w - P.workers);
 	w->sock = -1;
 	w->pidfd = -1;
+	w->data.fd = -1;
 	w->died_ns = died;
 	w->state = W_SPAWNING;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_warn("worker_spawn", "slot=%u step=socketpair", w->slot);
-		w->state = W_FREE;
-		return;
-	}
-	chan_fd = ipc_chan_create();
-	if (chan_fd < 0 || (w->chan = ipc_chan_map(chan_fd)) == NULL) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    (chan_fd = ipc_chan_create()) < 0 || (w->chan = ipc_chan_map(chan_fd)) == NULL ||
+	    ipc_data_create(&w->data, P.cfg->max_message_size + SUP_INSTREAM_SLACK) < 0 ||
+	    (ro_fd = ipc_data_ro_fd(&w->data)) < 0) {
 		log_warn("worker_spawn", "slot=%u step=channel", w->slot);
-		if (chan_fd >= 0)
-			close(chan_fd);
-		close(sp[0]);
-		close(sp[1]);
-		w->state = W_FREE;
-		return;
+		goto fail;
 	}
 	w->id = ++P.next_worker_id;
 	w->sock = sp[0];
@@ -339,17 +334,30 @@ static void worker_request_fork(struct sup_worker *w)
 	m.worker = w->id;
 	fds[0] = sp[1];
 	fds[1] = chan_fd;
-	rc = ipc_msg_send(P.host.ctl, &m, fds, 2);
+	fds[2] = ro_fd;
+	rc = ipc_msg_send(P.host.ctl, &m, fds, 3);
 	close(sp[1]);
 	close(chan_fd);
+	close(ro_fd);
 	if (rc < 0) {
 		/* The host is going away; its exit handler resets the pool. */
-		close(sp[0]);
-		ipc_chan_unmap(w->chan);
-		w->chan = NULL;
-		w->sock = -1;
-		w->state = W_FREE;
+		sp[1] = chan_fd = ro_fd = -1;
+		goto fail;
 	}
+	return;
+fail:
+	for (int i = 0; i < 2; i++)
+		if (sp[i] >= 0)
+			close(sp[i]);
+	if (chan_fd >= 0)
+		close(chan_fd);
+	if (ro_fd >= 0)
+		close(ro_fd);
+	ipc_chan_unmap(w->chan);
+	ipc_data_free(&w->data);
+	w->chan = NULL;
+	w->sock = -1;
+	w->state = W_FREE;
 }
 
 static void worker_timeout(uv_timer_t *t)
@@ -395,7 +403,11 @@ static void worker_send_job(struct sup_worker *w)
 	w->job->t_dispatch = plat_now_ns();
 	w->seq = m.seq;
 	w->chan->result.seq = 0;
-	if (ipc_job_send(w->sock, &m, w->job->buf.fd) < 0) {
+	/* The one copy: gather buffer to the worker's data area. */
+	if (m.len > 0)
+		memcpy(w->data.base, w->job->buf.base, m.len);
+	ipc_gather_put(&w->job->buf);
+	if (ipc_job_send(w->sock, &m) < 0) {
 		/* Its socket is broken, so it is dead: the exit report will say how. */
 		worker_set_fault(w, IPC_CODE_CRASH, "scanner process ended before the scan");
 		worker_event(w, EV_HANGUP);
@@ -896,6 +908,7 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 		P.workers[i].slot = i;
 		P.workers[i].sock = -1;
 		P.workers[i].pidfd = -1;
+		P.workers[i].data.fd = -1;
 		uv_timer_init(loop, &P.workers[i].timer);
 		P.workers[i].timer.data = &P.workers[i];
 	}
@@ -938,12 +951,12 @@ void sup_pool_submit(struct sup_job *job)
 	}
 	if (sup_poison_active()) {
 		const struct sup_poison_entry *pe;
-		job_hash(job);
+		job_hash(job, NULL);
 		if (job->have_hash && (pe = sup_poison_lookup(job->hash, job->t_submit)) != NULL) {
 			P.stats.poison_hits++;
 			verdict_error(&v, pe->code, "poison message: %.100s, %u times; not scanned again for now",
 			    pe->reason, pe->faults);
-			ipc_jobbuf_free(&job->buf);
+			ipc_gather_put(&job->buf);
 			job->done(job, &v);
 			return;
 		}
@@ -997,6 +1010,7 @@ void sup_pool_close(void)
 void sup_pool_free(void)
 {
 	sup_poison_free();
+	ipc_gather_drain();
 	free(P.workers);
 	P.workers = NULL;
 }

@@ -60,7 +60,7 @@ struct sup_job;
 typedef void (*sup_job_done_cb)(struct sup_job *job, const struct sup_verdict *v);
 
 struct sup_job {
-	struct ipc_jobbuf buf;     /* sealed memfd with the bytes */
+	struct ipc_gather buf;     /* the bytes, until a worker has them */
 	size_t len;
 	uint64_t id;               /* for logs */
 	uint64_t t_submit;         /* ns */

@@ -187,36 +187,101 @@ static void test_msg_malformed(void **state)
 	close(sp[1]);
 }
 
-static void test_jobbuf_sealed(void **state)
+static void test_data_area_read_only(void **state)
 {
-	struct ipc_jobbuf jb;
+	struct ipc_data d;
 	struct stat st;
-	char back[5];
 	void *p;
+	int ro;
 
 	(void)state;
-	assert_int_equal(ipc_jobbuf_create(&jb, 1 << 20), 0);
-	memcpy(jb.base, "hello, world", 12);
-	assert_int_equal(ipc_jobbuf_seal(&jb, 5), 0);
-	assert_null(jb.base);
-	assert_int_equal(fstat(jb.fd, &st), 0);
-	assert_int_equal(st.st_size, 5);
-	/* Nobody can change the bytes any more: no writable map, write, resize. */
-	p = mmap(NULL, 5, PROT_READ | PROT_WRITE, MAP_SHARED, jb.fd, 0);
+	assert_int_equal(ipc_data_create(&d, 1 << 20), 0);
+	memcpy(d.base, "hello, world", 12);
+	ro = ipc_data_ro_fd(&d);
+	assert_true(ro >= 0);
+	assert_int_equal(fstat(ro, &st), 0);
+	assert_int_equal(st.st_size, 1 << 20);
+	/* The worker's descriptor cannot give it a writable view or resize. */
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
 	assert_true(p == MAP_FAILED);
-	assert_int_equal(errno, EPERM);
-	assert_int_equal(pwrite(jb.fd, "x", 1, 0), -1);
-	assert_int_equal(ftruncate(jb.fd, 1), -1);
-	assert_int_equal(ftruncate(jb.fd, 100), -1);
-	p = mmap(NULL, 5, PROT_READ, MAP_SHARED, jb.fd, 0);
+	assert_int_equal(errno, EACCES);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
 	assert_true(p != MAP_FAILED);
-	assert_memory_equal(p, "hello", 5);
-	munmap(p, 5);
-	assert_int_equal(pread(jb.fd, back, 5, 0), 5);
-	assert_int_equal(ipc_jobbuf_seal(&jb, 6), -EINVAL);  /* cannot grow */
-	ipc_jobbuf_free(&jb);
-	assert_int_equal(jb.fd, -1);
-	ipc_jobbuf_free(&jb);  /* idempotent */
+	assert_memory_equal(p, "hello, world", 12);
+	assert_int_equal(mprotect(p, 4096, PROT_READ | PROT_WRITE), -1);
+	assert_int_equal(pwrite(ro, "x", 1, 0), -1);
+	assert_int_equal(ftruncate(d.fd, 1), -1);  /* sealed size */
+	/* Trimming gives pages back; the bytes read as zeros afterwards. */
+	memset(d.base, 'A', 1 << 20);
+	ipc_data_trim(&d, 4096, 1 << 20);
+	assert_int_equal(((unsigned char *)d.base)[8192], 0);
+	assert_int_equal(((unsigned char *)d.base)[100], 'A');
+	munmap(p, 4096);
+	close(ro);
+	ipc_data_free(&d);
+	assert_int_equal(d.fd, -1);
+}
+
+static void test_gather_growth(void **state)
+{
+	struct ipc_gather g, h;
+	size_t big = 3u << 20;
+
+	(void)state;
+	assert_int_equal(ipc_gather_get(&g, big), 0);
+	assert_int_equal(g.mapped, IPC_GATHER_FIRST);
+	for (size_t i = 0; i < IPC_GATHER_FIRST; i++)
+		g.base[i] = (unsigned char)(i * 13);
+	assert_int_equal(ipc_gather_reserve(&g, IPC_GATHER_FIRST + 1), 0);
+	assert_true(g.mapped >= IPC_GATHER_FIRST + 1);
+	for (size_t i = 0; i < IPC_GATHER_FIRST; i += 4097)
+		assert_int_equal(g.base[i], (unsigned char)(i * 13));  /* kept across the move */
+	assert_int_equal(ipc_gather_reserve(&g, big), 0);
+	g.base[big - 1] = 1;
+	assert_int_equal(ipc_gather_reserve(&g, big + 1), -EINVAL);  /* never past cap */
+	unsigned char *was = g.base;
+	ipc_gather_put(&g);
+	assert_null(g.base);
+	ipc_gather_put(&g);  /* idempotent */
+	/* Reused from the free list, cut back to its first size. */
+	assert_int_equal(ipc_gather_get(&h, big), 0);
+	assert_int_equal(h.mapped, IPC_GATHER_FIRST);
+	assert_ptr_equal(h.base, was);
+	ipc_gather_put(&h);
+	ipc_gather_drain();
+}
+
+static void test_job_recv_rejects_fds(void **state)
+{
+	struct ipc_job job = { .seq = 5, .len = 10 }, got;
+	int sp[2], before;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	assert_int_equal(ipc_job_send(sp[0], &job), 0);
+	assert_int_equal(ipc_job_recv(sp[1], &got), 1);
+	assert_int_equal(got.seq, 5);
+	assert_int_equal(got.len, 10);
+	/* A job announcement never carries descriptors: refused, none leaks. */
+	before = count_fds();
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &job, .iov_len = sizeof(job) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sp[0], sizeof(int));
+	assert_int_equal(sendmsg(sp[0], &mh, 0), (ssize_t)sizeof(job));
+	assert_int_equal(ipc_job_recv(sp[1], &got), -EBADMSG);
+	assert_int_equal(count_fds(), before);
+	close(sp[0]);
+	assert_int_equal(ipc_job_recv(sp[1], &got), 0);  /* EOF: retire */
+	close(sp[1]);
 }
 
 static void test_chan(void **state)
@@ -254,7 +319,9 @@ int main(void)
 		cmocka_unit_test(test_validate_garbage),
 		cmocka_unit_test(test_msg_roundtrip_with_fds),
 		cmocka_unit_test(test_msg_malformed),
-		cmocka_unit_test(test_jobbuf_sealed),
+		cmocka_unit_test(test_data_area_read_only),
+		cmocka_unit_test(test_gather_growth),
+		cmocka_unit_test(test_job_recv_rejects_fds),
 		cmocka_unit_test(test_chan),
 		cmocka_unit_test(test_engine_strerror),
 	};
