@@ -314,6 +314,8 @@ static void worker_request_fork(struct sup_worker *w)
 	uint64_t died = w->died_ns;
 
 	memset(w, 0, offsetof(struct sup_worker, timer));
+	/* worker_closed() finds the slot through poll.data, even if never polled. */
+	w->poll.data = w;
 	w->slot = (unsigned)(w - P.workers);
 	w->sock = -1;
 	w->pidfd = -1;
