@@ -1,5 +1,5 @@
 /*
- * ipc/ipc.c: control records, worker channels, sealed job buffers.
+ * ipc/ipc.c: control records, worker channels and data areas, gather buffers.
  *
  * Must never trust a length, enum or string that came from the other side.
  */

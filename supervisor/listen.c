@@ -4,9 +4,10 @@
  *
  * A connection gathers all of a message's bytes before it asks for a
  * worker, so a slow client holds only its own connection. INSTREAM data is
- * read straight into the job's memfd (no user-space copy), sealed, and handed
- * to the pool; the one reply goes out in a single write, then the
- * connection closes, as clamd does outside sessions.
+ * read straight into a pooled gather buffer (no user-space copy) and handed
+ * to the pool, which copies it once into a worker's data area; the one
+ * reply goes out in a single write, then the connection closes, as clamd
+ * does outside sessions.
  */
 #define _GNU_SOURCE
 #include "sup.h"

@@ -2,7 +2,7 @@
  * tests/test_ipc.c: ipc/ as the supervisor's first line of defence. The
  * result validator against garbage (every field), the control records over
  * a real SOCK_SEQPACKET pair (short, overlong, unknown, unterminated, extra
- * descriptors, which must not leak), sealed job buffers, and the engine's
+ * descriptors, which must not leak), data areas, gather buffers, and the engine's
  * error texts against libclamav's own.
  */
 #define _GNU_SOURCE
