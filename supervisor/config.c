@@ -3,16 +3,27 @@
  *
  * Momentum-style `key = value` lines with `#` comments. Every error names
  * the file, the line and the key. Sizes take K/M/G suffixes.
+ *
+ * The file is read here, not by libconfuse: its scanner counts every comment
+ * line several times (so errors pointed at the wrong line), treats a comment
+ * inside a list as a value, and exit()s when handed a directory. We open the
+ * file once, check that it is a regular file of sane size on that fd, blank
+ * out the comments (keeping every newline, and any '#' inside quotes), and
+ * hand libconfuse a buffer without comments, whose line numbers it gets right.
  */
 #define _GNU_SOURCE
 #include "sup.h"
 
 #include <confuse.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "../platform/plat.h"
 
@@ -20,22 +31,237 @@
 #define AVW_SCANNER_DEFAULT "/usr/local/libexec/avwarden/avwarden-scanner"
 #endif
 
+/* No configuration file is this large; anything bigger is a mistake. */
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* One load at a time (startup, --check-config, reload): the error's home. */
+static const char *cfg_path;
 static char *cfg_errbuf;
 static size_t cfg_errlen;
 
-static void PLAT_PRINTF(2, 0) on_error(cfg_t *cfg, const char *fmt, va_list ap)
+/* "PATH:LINE: message" (or "PATH: message" for line 0); the first error wins. */
+static void PLAT_PRINTF(2, 0) verror_at(int line, const char *fmt, va_list ap)
 {
 	char msg[512];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cfg_errbuf[0] != '\0')
-		return;  /* first cause wins */
-	if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
-		snprintf(cfg_errbuf, cfg_errlen, "%s:%d: %s", cfg->filename, cfg->line, msg);
-	else if (cfg != NULL && cfg->filename != NULL)
-		snprintf(cfg_errbuf, cfg_errlen, "%s: %s", cfg->filename, msg);
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(cfg_errbuf, cfg_errlen, "%s:%d: %s", cfg_path, line, msg);
 	else
-		snprintf(cfg_errbuf, cfg_errlen, "%s", msg);
+		snprintf(cfg_errbuf, cfg_errlen, "%s: %s", cfg_path, msg);
+}
+
+static void PLAT_PRINTF(2, 3) error_at(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror_at(line, fmt, ap);
+	va_end(ap);
+}
+
+/* libconfuse's errors. Its idea of the file name is "[buf]": use ours. */
+static void PLAT_PRINTF(2, 0) on_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	verror_at(cfg != NULL ? cfg->line : 0, fmt, ap);
+}
+
+/*
+ * Reads the whole file into a NUL-terminated malloc'd buffer. The checks are
+ * made on the open fd (no window between checking and reading); O_NONBLOCK
+ * keeps a FIFO without a writer from hanging us before fstat() says no.
+ */
+static char *read_config(const char *path, size_t *lenp)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		error_at(0, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		error_at(0, "cannot read: %s", strerror(e));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		error_at(0, "not a regular file");
+		return NULL;
+	}
+	if (st.st_size > (off_t)CONFIG_MAX_BYTES) {
+		close(fd);
+		error_at(0, "too large: %lld bytes, the limit is %u", (long long)st.st_size,
+		    CONFIG_MAX_BYTES);
+		return NULL;
+	}
+	/* Room for one byte past the limit, to notice a file that grew. */
+	buf = malloc(CONFIG_MAX_BYTES + 2);
+	if (buf == NULL)
+		fatal("config", "reason=\"out of memory\"");
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			close(fd);
+			free(buf);
+			error_at(0, "cannot read: %s", strerror(e));
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES) {
+			close(fd);
+			free(buf);
+			error_at(0, "too large: over %u bytes", CONFIG_MAX_BYTES);
+			return NULL;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * Blanks out comments in place, the way libconfuse's scanner finds them:
+ * outside a quoted string, `#` and `//` run to the end of the line and
+ * `/ *`...`* /` to its close. Strings are "..." or '...' with backslash
+ * escapes and may span lines. Newlines are kept, so line numbers hold.
+ * Refuses NUL bytes (libconfuse would stop reading there), an unclosed
+ * string and an unclosed comment, naming the line where each begins.
+ */
+static int strip_comments(char *buf, size_t len)
+{
+	enum { CODE, DQUOTE, SQUOTE, LINE_COMMENT, BLOCK_COMMENT } st = CODE;
+	int line = 1, opened = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		if (ch == '\0') {
+			error_at(line, "NUL byte: not a text file");
+			return -1;
+		}
+		switch (st) {
+		case CODE:
+			if (ch == '"' || ch == '\'') {
+				st = ch == '"' ? DQUOTE : SQUOTE;
+				opened = line;
+			} else if (ch == '#') {
+				st = LINE_COMMENT;
+				buf[i] = ' ';
+			} else if (ch == '/' && i + 1 < len && (buf[i + 1] == '/' || buf[i + 1] == '*')) {
+				st = buf[i + 1] == '/' ? LINE_COMMENT : BLOCK_COMMENT;
+				opened = line;
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+			}
+			break;
+		case DQUOTE:
+		case SQUOTE:
+			if (ch == '\\' && i + 1 < len) {
+				i++;  /* the escaped character, whatever it is */
+				if (buf[i] == '\n')
+					line++;
+				else if (buf[i] == '\0')
+					i--;  /* reported on the next turn */
+			} else if (ch == (st == DQUOTE ? '"' : '\'')) {
+				st = CODE;
+			}
+			break;
+		case LINE_COMMENT:
+			if (ch == '\n')
+				st = CODE;
+			else
+				buf[i] = ' ';
+			break;
+		case BLOCK_COMMENT:
+			if (ch == '*' && i + 1 < len && buf[i + 1] == '/') {
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+				st = CODE;
+			} else if (ch != '\n') {
+				buf[i] = ' ';
+			}
+			break;
+		}
+		if (ch == '\n')
+			line++;
+	}
+	if (st == DQUOTE || st == SQUOTE) {
+		error_at(opened, "unterminated string: the quote opened on this line is never closed");
+		return -1;
+	}
+	if (st == BLOCK_COMMENT) {
+		error_at(opened, "unterminated comment: the /* on this line is never closed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Characters of a bare word, as libconfuse's scanner has them. */
+static int is_word_char(char c)
+{
+	return c != '\0' && strchr(" \t\r\n#\"'={}()+,", c) == NULL;
+}
+
+/*
+ * The line of the last `key =` or `key +=` in a comment-free buffer, or 0:
+ * for the errors found after parsing, when libconfuse's line is gone.
+ */
+static int key_line(const char *buf, const char *key)
+{
+	size_t klen = strlen(key);
+	int line = 1, found = 0;
+	char quote = 0;
+
+	for (const char *p = buf; *p != '\0'; p++) {
+		if (*p == '\n')
+			line++;
+		if (quote != 0) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+				if (*p == '\n')
+					line++;
+			} else if (*p == quote) {
+				quote = 0;
+			}
+			continue;
+		}
+		if (*p == '"' || *p == '\'') {
+			quote = *p;
+			continue;
+		}
+		if (!is_word_char(*p) || (p > buf && is_word_char(p[-1])))
+			continue;
+		if (strncmp(p, key, klen) == 0 && !is_word_char(p[klen])) {
+			const char *q = p + klen;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			if (*q == '=' || (q[0] == '+' && q[1] == '='))
+				found = line;
+		}
+	}
+	return found;
+}
+
+/* The line of the first of two keys set in the file (0 if neither is). */
+static int either_key_line(const char *buf, const char *key1, const char *key2)
+{
+	int line = key_line(buf, key1);
+
+	return line > 0 ? line : key_line(buf, key2);
 }
 
 struct int_range {
@@ -55,21 +281,60 @@ static const struct int_range int_ranges[] = {
 	{ "max_jobs_per_worker", 0, 100000000 },
 	{ "poison_threshold", 1, 100 },
 	{ "poison_ttl", 1, 604800 },
+	{ "cache_size", 0, 10000000 },
+	{ "update_interval", 0, 86400 },
 };
 
-static int validate_int(cfg_t *cfg, cfg_opt_t *opt)
+static const struct int_range *range_of(const char *key)
 {
-	long v = cfg_opt_getnint(opt, 0);
+	for (size_t i = 0; i < sizeof(int_ranges) / sizeof(int_ranges[0]); i++)
+		if (strcmp(key, int_ranges[i].key) == 0)
+			return &int_ranges[i];
+	return NULL;
+}
 
-	for (size_t i = 0; i < sizeof(int_ranges) / sizeof(int_ranges[0]); i++) {
-		if (strcmp(opt->name, int_ranges[i].key) != 0)
-			continue;
-		if (v < int_ranges[i].min || v > int_ranges[i].max) {
-			cfg_error(cfg, "%s = %ld: must be between %ld and %ld",
-			    opt->name, v, int_ranges[i].min, int_ranges[i].max);
-			return -1;
-		}
+/*
+ * Whole numbers in decimal only: libconfuse's own parser would take "010"
+ * as 8 and "0x10" as 16, and its errors name neither the value nor the range.
+ */
+static int parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct int_range *r = range_of(opt->name);
+	const char *p = value != NULL ? value : "";
+	char *end;
+	long v;
+
+	if (r == NULL) {
+		cfg_error(cfg, "%s: no range defined (a bug)", opt->name);
+		return -1;
 	}
+	if (*p == '-')
+		p++;
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
+		cfg_error(cfg, "%s = %s: not a whole number (expected %ld to %ld)",
+		    opt->name, value != NULL ? value : "", r->min, r->max);
+		return -1;
+	}
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v < r->min || v > r->max) {
+		cfg_error(cfg, "%s = %s: must be between %ld and %ld", opt->name, value, r->min, r->max);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+static int parse_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int b = cfg_parse_boolean(value);
+
+	if (b < 0) {
+		cfg_error(cfg, "%s = %s: expected true or false (yes/no and on/off work too)",
+		    opt->name, value != NULL ? value : "");
+		return -1;
+	}
+	*(int *)result = b;
 	return 0;
 }
 
@@ -81,6 +346,10 @@ static int validate_size(cfg_t *cfg, cfg_opt_t *opt)
 	if (s == NULL || plat_parse_size(s, &v) < 0 || v == 0) {
 		cfg_error(cfg, "%s = \"%s\": not a size (use a number of bytes, or K, M, G, e.g. \"25M\")",
 		    opt->name, s ? s : "");
+		return -1;
+	}
+	if (strcmp(opt->name, "max_message_size") == 0 && v > (4ull << 30)) {
+		cfg_error(cfg, "%s = \"%s\": above 4G, which no mail needs", opt->name, s);
 		return -1;
 	}
 	return 0;
@@ -132,12 +401,83 @@ static int validate_abs_path(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int validate_log_path(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s != NULL && s[0] != '\0' && s[0] != '/') {
+		cfg_error(cfg, "%s = \"%s\": must be an absolute path (or \"\" for standard error)",
+		    opt->name, s);
+		return -1;
+	}
+	return 0;
+}
+
 static int validate_nonempty(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
 
 	if (s == NULL || s[0] == '\0') {
 		cfg_error(cfg, "%s: must not be empty", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+static int facility_of(const char *s)
+{
+	for (size_t i = 0; s != NULL && i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcmp(s, facilities[i].name) == 0)
+			return facilities[i].facility;
+	return -1;
+}
+
+static int validate_facility(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (facility_of(s) < 0) {
+		cfg_error(cfg, "%s = \"%s\": expected mail, daemon, user or local0 to local7",
+		    opt->name, s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* An octal mode the owner can use and the world cannot: the socket stops the daemon. */
+static int parse_mode(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || s[0] != '0' || strlen(s) > 4)
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || *end != '\0' || (v & 0600) != 0600 || (v & 0007) != 0 || v > 0777)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int validate_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	unsigned m;
+
+	if (parse_mode(s, &m) < 0) {
+		cfg_error(cfg, "%s = \"%s\": expected an octal mode with owner read/write and no "
+		    "access for others, e.g. \"0600\" or \"0660\"", opt->name, s ? s : "");
 		return -1;
 	}
 	return 0;
@@ -161,65 +501,81 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_STR("scanner_path", AVW_SCANNER_DEFAULT, CFGF_NONE),
 		CFG_STR("scanner_log", "", CFGF_NONE),
 		CFG_STR("user", "avwarden", CFGF_NONE),
-		CFG_INT("max_concurrency", 4, CFGF_NONE),
-		CFG_INT("max_queue", 256, CFGF_NONE),
-		CFG_INT("timeout", 60, CFGF_NONE),
-		CFG_INT("command_read_timeout", 30, CFGF_NONE),
-		CFG_INT("read_timeout", 120, CFGF_NONE),
+		CFG_INT_CB("max_concurrency", 4, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_queue", 256, CFGF_NONE, parse_int),
+		CFG_INT_CB("timeout", 60, CFGF_NONE, parse_int),
+		CFG_INT_CB("command_read_timeout", 30, CFGF_NONE, parse_int),
+		CFG_INT_CB("read_timeout", 120, CFGF_NONE, parse_int),
 		CFG_STR("max_message_size", "100M", CFGF_NONE),
 		CFG_STR("scanner_tmp_size", "256M", CFGF_NONE),
 		CFG_STR("max_extract_size", "100M", CFGF_NONE),
 		CFG_STR("max_cumulative_extract_size", "400M", CFGF_NONE),
-		CFG_INT("max_extract_depth", 17, CFGF_NONE),
-		CFG_INT("max_file_count", 10000, CFGF_NONE),
-		CFG_INT("max_extract_time", 50, CFGF_NONE),
-		CFG_INT("max_jobs_per_worker", 1000, CFGF_NONE),
+		CFG_INT_CB("max_extract_depth", 17, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_file_count", 10000, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_extract_time", 50, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_jobs_per_worker", 1000, CFGF_NONE, parse_int),
 		CFG_STR("max_worker_memory", "1G", CFGF_NONE),
-		CFG_INT("poison_threshold", 2, CFGF_NONE),
-		CFG_INT("poison_ttl", 3600, CFGF_NONE),
+		CFG_INT_CB("poison_threshold", 2, CFGF_NONE, parse_int),
+		CFG_INT_CB("poison_ttl", 3600, CFGF_NONE, parse_int),
+		CFG_INT_CB("cache_size", 4096, CFGF_NONE, parse_int),
+		CFG_INT_CB("update_interval", 600, CFGF_NONE, parse_int),
+		CFG_STR("control_socket_mode", "0600", CFGF_NONE),
+		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, parse_bool),
+		CFG_STR("syslog_facility", "mail", CFGF_NONE),
 		CFG_END(),
 	};
-	static const char *const int_keys[] = { "max_concurrency", "max_queue", "timeout",
-		"command_read_timeout", "read_timeout",
-		"max_extract_depth", "max_file_count", "max_extract_time", "max_jobs_per_worker",
-		"poison_threshold", "poison_ttl" };
 	static const char *const size_keys[] = { "max_message_size", "scanner_tmp_size",
 		"max_extract_size", "max_cumulative_extract_size", "max_worker_memory" };
-	cfg_t *cfg;
+	cfg_t *cfg = NULL;
+	char *text;
+	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	err[0] = '\0';
+	cfg_path = path;
 	cfg_errbuf = err;
 	cfg_errlen = errlen;
+
+	text = read_config(path, &len);
+	if (text == NULL)
+		return -1;
+	if (strip_comments(text, len) < 0)
+		goto fail;
+
 	cfg = cfg_init(opts, CFGF_NONE);
 	if (cfg == NULL) {
-		snprintf(err, errlen, "%s: cannot initialise the parser", path);
-		return -1;
+		error_at(0, "cannot initialise the parser");
+		goto fail;
 	}
 	cfg_set_error_function(cfg, on_error);
-	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		cfg_set_validate_func(cfg, int_keys[i], validate_int);
 	for (size_t i = 0; i < sizeof(size_keys) / sizeof(size_keys[0]); i++)
 		cfg_set_validate_func(cfg, size_keys[i], validate_size);
 	cfg_set_validate_func(cfg, "listen", validate_listen);
 	cfg_set_validate_func(cfg, "control_socket", validate_abs_path);
 	cfg_set_validate_func(cfg, "database", validate_abs_path);
 	cfg_set_validate_func(cfg, "scanner_path", validate_abs_path);
+	cfg_set_validate_func(cfg, "scanner_log", validate_log_path);
 	cfg_set_validate_func(cfg, "user", validate_nonempty);
+	cfg_set_validate_func(cfg, "syslog_facility", validate_facility);
+	cfg_set_validate_func(cfg, "control_socket_mode", validate_mode);
 
-	rc = cfg_parse(cfg, path);
+	rc = cfg_parse_buf(cfg, text);
 	if (rc == CFG_FILE_ERROR) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		error_at(0, "cannot parse: %s", strerror(errno));
 		goto fail;
 	}
 	if (rc != CFG_SUCCESS) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s: syntax error", path);
+		error_at(0, "syntax error");  /* only if libconfuse said nothing */
 		goto fail;
 	}
 
+	/* An empty list never reaches the validator: `listen = {}` is accepted. */
 	out->nlisten = cfg_size(cfg, "listen");
+	if (out->nlisten == 0) {
+		error_at(key_line(text, "listen"), "listen: at least one address is needed");
+		goto fail;
+	}
 	out->listen = calloc(out->nlisten, sizeof(char *));
 	if (out->listen == NULL)
 		fatal("config", "reason=\"out of memory\"");
@@ -241,6 +597,11 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	out->max_jobs_per_worker = (unsigned)cfg_getint(cfg, "max_jobs_per_worker");
 	out->poison_threshold = (unsigned)cfg_getint(cfg, "poison_threshold");
 	out->poison_ttl = (unsigned)cfg_getint(cfg, "poison_ttl");
+	out->cache_size = (unsigned)cfg_getint(cfg, "cache_size");
+	out->update_interval = (unsigned)cfg_getint(cfg, "update_interval");
+	out->syslog = cfg_getbool(cfg, "syslog") ? 1 : 0;
+	out->syslog_facility = facility_of(cfg_getstr(cfg, "syslog_facility"));
+	parse_mode(cfg_getstr(cfg, "control_socket_mode"), &out->control_socket_mode);
 	/* Validated above. */
 	plat_parse_size(cfg_getstr(cfg, "max_message_size"), &out->max_message_size);
 	plat_parse_size(cfg_getstr(cfg, "scanner_tmp_size"), &out->scanner_tmp_size);
@@ -248,28 +609,30 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	plat_parse_size(cfg_getstr(cfg, "max_cumulative_extract_size"), &out->max_cumulative_extract_size);
 	plat_parse_size(cfg_getstr(cfg, "max_worker_memory"), &out->max_worker_memory);
 
-	/* Cross-key rules, reported against the file. */
+	/* Cross-key rules, reported at the line of the key that broke them. */
 	if (out->max_extract_time >= out->timeout) {
-		snprintf(err, errlen, "%s: max_extract_time (%u s) must be below timeout (%u s): "
+		error_at(either_key_line(text, "max_extract_time", "timeout"),
+		    "max_extract_time (%u s) must be below timeout (%u s): "
 		    "the engine's own limit has to end a scan before the supervisor kills it",
-		    path, out->max_extract_time, out->timeout);
+		    out->max_extract_time, out->timeout);
 		goto fail_free;
 	}
 	if (out->max_worker_memory < out->max_message_size + (16ull << 20)) {
-		snprintf(err, errlen, "%s: max_worker_memory must exceed max_message_size by at least 16M: "
-		    "a worker maps the whole message", path);
-		goto fail_free;
-	}
-	if (out->max_message_size > (4ull << 30)) {
-		snprintf(err, errlen, "%s: max_message_size is above 4G, which no mail needs", path);
+		error_at(either_key_line(text, "max_worker_memory", "max_message_size"),
+		    "max_worker_memory must exceed max_message_size by at least 16M "
+		    "(max_worker_memory = \"%s\", max_message_size = \"%s\"): a worker maps the whole message",
+		    cfg_getstr(cfg, "max_worker_memory"), cfg_getstr(cfg, "max_message_size"));
 		goto fail_free;
 	}
 	cfg_free(cfg);
+	free(text);
 	return 0;
 fail_free:
 	sup_config_free(out);
 fail:
-	cfg_free(cfg);
+	if (cfg != NULL)
+		cfg_free(cfg);
+	free(text);
 	return -1;
 }
 
