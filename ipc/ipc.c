@@ -219,6 +219,37 @@ static int printable_name(const char *s, size_t len)
 	return 1;
 }
 
+void ipc_text_clean(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			s[i] = '?';
+	}
+}
+
+int ipc_wlog_clean(struct ipc_wlog *l, char *err, size_t errlen)
+{
+	if (l->magic != IPC_WLOG_MAGIC) {
+		snprintf(err, errlen, "log record with a bad magic number");
+		return -1;
+	}
+	if (l->level < IPC_LOG_INFO || l->level > IPC_LOG_ERROR) {
+		snprintf(err, errlen, "log record with level %d out of range", l->level);
+		return -1;
+	}
+	if (memchr(l->text, '\0', sizeof(l->text)) == NULL) {
+		snprintf(err, errlen, "log record not NUL-terminated");
+		return -1;
+	}
+	ipc_text_clean(l->text);
+	return 0;
+}
+
 int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *err, size_t errlen)
 {
 	const char *nul = memchr(r->name, '\0', sizeof(r->name));

@@ -177,4 +177,29 @@ int ipc_job_send(int sock, const struct ipc_job *job);
 /* Worker side: 1 job, 0 EOF, -errno (-EBADMSG if descriptors came along). */
 int ipc_job_recv(int sock, struct ipc_job *job);
 
+/*
+ * Worker -> supervisor on the job socket, besides the 8-byte wake-up: one
+ * of libclamav's own messages (warnings, errors) during a scan, for the
+ * scanner log. The supervisor tells the two apart by size, caps how many it
+ * takes per job, and cleans the text before logging it.
+ */
+#define IPC_WLOG_MAGIC 0x676f6c2d77766100ull  /* "\0avw-log" */
+#define IPC_WLOG_TEXT 240
+struct ipc_wlog {
+	uint64_t magic;
+	int32_t level;   /* enum ipc_log_level */
+	uint32_t pad;
+	char text[IPC_WLOG_TEXT];
+};
+enum ipc_log_level { IPC_LOG_INFO = 1, IPC_LOG_WARN = 2, IPC_LOG_ERROR = 3 };
+
+/*
+ * Checks magic, level and NUL termination, then makes the text safe for a
+ * key="value" log field: control bytes, non-ASCII bytes, '"' and '\\'
+ * become '?', a trailing newline is dropped. 0, or -1 with err set.
+ */
+int ipc_wlog_clean(struct ipc_wlog *l, char *err, size_t errlen);
+/* The same cleaning for a NUL-terminated string of the host's. */
+void ipc_text_clean(char *s);
+
 #endif

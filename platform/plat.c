@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ static int log_stderr = 1;
 static int log_fd = -1;
 static enum plat_log_level log_min = PLAT_LOG_INFO;
 static int exit_fast;  /* forked children: no atexit handlers, no stdio flush */
+static int log_syslog; /* also to syslog(3) */
 
 void plat_exit_fast(int on)
 {
@@ -46,6 +48,12 @@ void plat_log_init(const char *tag, int to_stderr)
 {
 	log_tag = tag;
 	log_stderr = to_stderr;
+}
+
+void plat_log_syslog(const char *ident, int facility)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	log_syslog = 1;
 }
 
 void plat_log_set_level(enum plat_log_level min)
@@ -74,7 +82,7 @@ void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_l
 	struct timespec ts;
 	struct tm tm;
 	int saved = errno;
-	int n, m;
+	int n, m, ts_len;
 
 	if (lvl < log_min)
 		return;
@@ -85,6 +93,7 @@ void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_l
 	    tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl], event);
 	if (n < 0)
 		n = 0;
+	ts_len = (int)strcspn(line, " ") + 1;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
@@ -95,6 +104,11 @@ void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_l
 	for (int i = 0; i < n; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
+	if (log_syslog) {
+		/* syslog stamps the time itself; the level maps to a priority. */
+		static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+		syslog(prio[lvl], "%.*s", n - ts_len, line + ts_len);
+	}
 	line[n++] = '\n';
 	if (log_fd >= 0)
 		(void)plat_write_all(log_fd, line, (size_t)n);

@@ -28,6 +28,8 @@ enum plat_log_level { PLAT_LOG_DEBUG, PLAT_LOG_INFO, PLAT_LOG_WARN, PLAT_LOG_ERR
 void plat_log_init(const char *tag, int to_stderr);
 /* Opens (or reopens, for logrotate) the scanner log; NULL closes it. 0 or -errno. */
 int plat_log_open(const char *path);
+/* Also sends every event to syslog(3), without the timestamp. */
+void plat_log_syslog(const char *ident, int facility);
 void plat_log_set_level(enum plat_log_level min);
 void plat_log(enum plat_log_level lvl, const char *event, const char *fmt, ...) PLAT_PRINTF(3, 4);
 void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_list ap) PLAT_PRINTF(3, 0);

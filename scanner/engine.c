@@ -8,8 +8,11 @@
 #define _GNU_SOURCE
 #include "scan.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 struct cl_engine *scan_engine_load(const char *path, const char *display, const char *tmpdir,
     const struct scan_limits *lim, unsigned *sigs, char *err, size_t errlen)
@@ -63,6 +66,71 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
 fail:
 	cl_engine_free(e);
 	return NULL;
+}
+
+static const char *db_ext(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot != NULL && name[0] != '.' ? dot + 1 : "";
+}
+
+void scan_db_describe(const char *path, char *out, size_t len)
+{
+	char file[4096];
+	struct dirent *de;
+	struct stat st;
+	size_t off = 0;
+	unsigned files = 0;
+	time_t newest = 0;
+	struct tm tm;
+	DIR *d;
+
+	out[0] = '\0';
+	if ((d = opendir(path)) == NULL) {
+		if (stat(path, &st) == 0 && gmtime_r(&st.st_mtime, &tm) != NULL)
+			strftime(out, len, "1 file, modified %Y-%m-%dT%H:%M:%SZ", &tm);
+		return;
+	}
+	/* Official databases carry a version and a build time in their header. */
+	while ((de = readdir(d)) != NULL) {
+		const char *ext = db_ext(de->d_name);
+		struct cl_cvd *cvd;
+		int n;
+		if (strcmp(ext, "cvd") != 0 && strcmp(ext, "cld") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if ((cvd = cl_cvdhead(file)) == NULL)
+			continue;
+		time_t built = (time_t)cvd->stime;
+		char when[32] = "?";
+		if (gmtime_r(&built, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+		n = snprintf(out + off, len - off, "%s%.*s %u (%s)", off ? ", " : "",
+		    (int)(ext - 1 - de->d_name), de->d_name, cvd->version, when);
+		if (n > 0)
+			off = off + (size_t)n < len ? off + (size_t)n : len - 1;
+		cl_cvdfree(cvd);
+	}
+	if (off > 0) {
+		closedir(d);
+		return;
+	}
+	/* Local signature files: how many, and the newest change. */
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (db_ext(de->d_name)[0] == '\0' || fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		files++;
+		if (st.st_mtime > newest)
+			newest = st.st_mtime;
+	}
+	closedir(d);
+	if (gmtime_r(&newest, &tm) != NULL) {
+		char when[32];
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(out, len, "%u local files, newest %s", files, when);
+	}
 }
 
 void scan_options_default(struct cl_scan_options *o)

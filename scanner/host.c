@@ -104,6 +104,16 @@ static void PLAT_PRINTF(1, 2) PLAT_NORETURN host_fail(const char *fmt, ...)
 	exit(1);
 }
 
+/* libclamav's own messages (load errors, warnings) go to the scanner log. */
+static void host_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
+{
+	(void)fullmsg;
+	(void)ctx;
+	if (severity < CL_MSG_WARN)
+		return;
+	host_send(IPC_MSG_LOG, 0, 0, severity >= CL_MSG_ERROR ? IPC_LOG_ERROR : IPC_LOG_WARN, "%s", msg);
+}
+
 static void wait_for_start(struct priv_spawn_limits *lim)
 {
 	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
@@ -268,7 +278,7 @@ int main(int argc, char **argv)
 	struct scan_limits lim = { 0 };
 	struct priv_spawn_limits spawn_lim = { 0 };
 	const char *database = NULL, *step = NULL;
-	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX], dbpath[64];
+	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX], dbpath[64], dbinfo[160];
 	int dbfd;
 	uint64_t tmp_size = 256ull << 20, worker_memory = 0;
 	struct cl_engine *engine;
@@ -329,9 +339,11 @@ int main(int argc, char **argv)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
 	snprintf(dbpath, sizeof(dbpath), "/proc/self/fd/%d", dbfd);
+	cl_set_clcb_msg(host_clamav_msg);
 	engine = scan_engine_load(dbpath, database, tmpdir, &lim, &sigs, err, sizeof(err));
 	if (engine == NULL)
 		host_fail("%s", err);
+	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo));
 	close(dbfd);
 
 	/*
@@ -352,12 +364,12 @@ int main(int argc, char **argv)
 	else if (rc < 0)
 		host_fail("sandbox step 'landlock' failed: %s", strerror(-rc));
 
-	host_send(IPC_MSG_READY, 0, getpid(), (int32_t)sigs, "engine=%s missing=%s%s%s tmpdir=%s",
+	host_send(IPC_MSG_READY, 0, getpid(), (int32_t)sigs, "engine=%s missing=%s%s%s tmpdir=%s db=%s",
 	    cl_retflevel() ? cl_retver() : "?",
 	    missing == 0 ? "none" : "",
 	    (missing & PRIV_MISSING_NAMESPACES) ? "namespaces," : "",
 	    (missing & PRIV_MISSING_LANDLOCK) ? "landlock," : "",
-	    tmpdir);
+	    tmpdir, dbinfo[0] ? dbinfo : "?");
 	serve(engine);
 	return 0;
 }

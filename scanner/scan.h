@@ -34,6 +34,11 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
  */
 void scan_options_default(struct cl_scan_options *o);
 
+/* What a database is, for `avwardenctl version`: the official files'
+ * versions and build dates ("main 62 (2021-09-16), daily 27500 (...)"), or
+ * for local signatures their count and newest change. */
+void scan_db_describe(const char *path, char *out, size_t len);
+
 /* Scans len bytes at data. Fills everything in r but seq. */
 void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, struct ipc_result *r);
 

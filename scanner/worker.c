@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -58,6 +59,29 @@ static void worker_contain(int job_sock, struct ipc_chan *chan, uint64_t as_limi
 		errno = -rc;
 		fatal("worker_abort", "step=seccomp");
 	}
+}
+
+static int log_sock = -1;
+static unsigned log_sent;
+
+/*
+ * libclamav's warnings and errors during a scan, to the supervisor's log.
+ * A few per job: a hostile file can make the engine complain endlessly.
+ */
+static void worker_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
+{
+	struct ipc_wlog l;
+
+	(void)fullmsg;
+	(void)ctx;
+	if (severity < CL_MSG_WARN || log_sock < 0 || log_sent >= 16)
+		return;
+	log_sent++;
+	memset(&l, 0, sizeof(l));
+	l.magic = IPC_WLOG_MAGIC;
+	l.level = severity >= CL_MSG_ERROR ? IPC_LOG_ERROR : IPC_LOG_WARN;
+	snprintf(l.text, sizeof(l.text), "%s", msg);
+	(void)send(log_sock, &l, sizeof(l), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
@@ -107,6 +131,8 @@ void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd,
 	close(chan_fd);
 	close(data_fd);
 	worker_contain(job_sock, chan, as_limit);
+	log_sock = job_sock;
+	cl_set_clcb_msg(worker_clamav_msg);
 
 	for (;;) {
 		rc = ipc_job_recv(job_sock, &job);
@@ -118,6 +144,7 @@ void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd,
 			_exit(2);
 		}
 		priv_worker_set_job(job.seq);
+		log_sent = 0;
 		scan_job(engine, &job, data, cap, &r);
 		r.seq = job.seq;
 		/* Result first, then the wake-up that publishes it. */

@@ -19,20 +19,26 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: avwardenctl [-s SOCKET] COMMAND\n"
+	    "usage: avwardenctl [-s SOCKET] [--json] COMMAND\n"
 	    "  -s, --socket PATH  control socket (default " DEFAULT_SOCKET ")\n"
+	    "  -j, --json         answer as one JSON object\n"
 	    "commands:\n"
-	    "  ping       is the daemon answering?\n"
-	    "  version    avwarden and engine versions, signature count\n"
-	    "  stats      scan counters, queue, workers, faults\n"
-	    "  workers    one line per scanner worker\n"
-	    "  shutdown   drain and stop the daemon\n");
+	    "  ping         is the daemon answering?\n"
+	    "  version      avwarden and engine versions, signatures, database, generation\n"
+	    "  stats        scan counters, queue, workers, faults, cache, reloads\n"
+	    "  workers      one line per scanner worker: generation, pid, state, jobs, RSS, age\n"
+	    "  reload       load the database into a new generation; answers when it serves\n"
+	    "               (or why it failed, with the old one still serving)\n"
+	    "  reopen-logs  reopen scanner_log (after logrotate moved it)\n"
+	    "  shutdown     drain and stop the daemon\n"
+	    "exit status: 0 done, 1 failed or daemon unreachable, 2 usage\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -40,11 +46,12 @@ int main(int argc, char **argv)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char req[128], buf[8192];
 	ssize_t n;
-	int c, fd, got = 0;
+	int c, fd, got = 0, json = 0;
 
-	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
+		case 'j': json = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -53,8 +60,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strlen(path) >= sizeof(sa.sun_path) || strlen(argv[optind]) > 64) {
-		fprintf(stderr, "avwardenctl: socket path or command too long\n");
+	if (strlen(path) >= sizeof(sa.sun_path) || strlen(argv[optind]) > 64 ||
+	    strpbrk(argv[optind], " \r\n") != NULL) {
+		fprintf(stderr, "avwardenctl: socket path too long, or not a command: %.64s\n", argv[optind]);
 		return 2;
 	}
 	strcpy(sa.sun_path, path);
@@ -66,7 +74,7 @@ int main(int argc, char **argv)
 		    err == EACCES ? " (the control socket is mode 0600: run as the user avwarden runs as)" : "");
 		return 1;
 	}
-	snprintf(req, sizeof(req), "%s\n", argv[optind]);
+	snprintf(req, sizeof(req), "%s%s\n", argv[optind], json ? " json" : "");
 	if (plat_write_all(fd, req, strlen(req)) < 0) {
 		fprintf(stderr, "avwardenctl: write to %s: %s\n", path, strerror(errno));
 		return 1;
@@ -75,7 +83,7 @@ int main(int argc, char **argv)
 		if (n < 0)
 			continue;
 		fwrite(buf, 1, (size_t)n, stdout);
-		if (!got && strncmp(buf, "error:", 6) == 0)
+		if (!got && (strncmp(buf, "error:", 6) == 0 || strncmp(buf, "{\"error\"", 9) == 0))
 			got = -1;
 		else if (!got)
 			got = 1;

@@ -17,6 +17,7 @@ static const struct {
 	{ "VERSION", SUP_CMD_VERSION, 1 },
 	{ "INSTREAM", SUP_CMD_INSTREAM, 0 },
 	{ "SHUTDOWN", SUP_CMD_SHUTDOWN, 1 },
+	{ "RELOAD", SUP_CMD_RELOAD, 1 },
 };
 
 int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)

@@ -22,6 +22,7 @@ enum sup_cmd {
 	SUP_CMD_VERSION,
 	SUP_CMD_INSTREAM,
 	SUP_CMD_SHUTDOWN,
+	SUP_CMD_RELOAD,
 };
 
 struct sup_cmd_req {

@@ -1,16 +1,20 @@
 /*
  * supervisor/control.c: the control socket avwardenctl talks to.
  *
- * Mode 0600, owned by the user running avwarden: whoever can connect can
- * stop the daemon. One request line ("stats\n"), one reply, then close.
+ * Mode control_socket_mode (0600), owned by the user running avwarden:
+ * whoever can connect can reload or stop the daemon. One request line
+ * ("stats\n", or "stats json\n" for JSON), one reply, then close. A
+ * reload's reply waits until the new generation serves or has failed.
  */
 #define _GNU_SOURCE
 #include "sup.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../platform/plat.h"
@@ -22,6 +26,7 @@ struct ctl_conn {
 	uv_pipe_t pipe;
 	uv_write_t wreq;
 	size_t len;
+	int json;
 	char req[CTL_REQ_MAX];
 	char *reply;
 };
@@ -57,90 +62,331 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static size_t fmt_stats(char *b, size_t n)
+/*
+ * One reply, written either for people ("  label:   value" lines) or as
+ * one JSON object, from the same calls, so the two cannot drift apart.
+ */
+struct out {
+	char *b;
+	size_t cap, len;
+	int json;
+	unsigned fields;  /* in the current JSON object */
+};
+
+static void PLAT_PRINTF(2, 3) o_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
+}
+
+static void o_jstr(struct out *o, const char *s)
+{
+	o_printf(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			o_printf(o, "\\%c", c);
+		else if (c < 0x20)
+			o_printf(o, "\\u%04x", c);
+		else
+			o_printf(o, "%c", c);
+	}
+	o_printf(o, "\"");
+}
+
+static void o_key(struct out *o, const char *label, const char *key)
+{
+	if (o->json) {
+		o_printf(o, "%s\"%s\": ", o->fields++ ? ", " : "", key);
+		return;
+	}
+	char l[64];
+	snprintf(l, sizeof(l), "%s:", label);
+	o_printf(o, "  %-24s ", l);
+}
+
+static void o_u64(struct out *o, const char *label, const char *key, uint64_t v)
+{
+	o_key(o, label, key);
+	o_printf(o, o->json ? "%" PRIu64 : "%" PRIu64 "\n", v);
+}
+
+static void o_dbl(struct out *o, const char *label, const char *key, double v)
+{
+	o_key(o, label, key);
+	o_printf(o, o->json ? "%.3f" : "%.3f\n", v);
+}
+
+static void o_str(struct out *o, const char *label, const char *key, const char *v)
+{
+	o_key(o, label, key);
+	if (o->json)
+		o_jstr(o, v);
+	else
+		o_printf(o, "%s\n", v);
+}
+
+static void o_begin(struct out *o, const char *title)
+{
+	o->fields = 0;
+	if (o->json)
+		o_printf(o, "{");
+	else if (title != NULL)
+		o_printf(o, "%s\n", title);
+}
+
+static void o_end(struct out *o)
+{
+	if (o->json)
+		o_printf(o, "}\n");
+}
+
+static void PLAT_PRINTF(2, 3) o_error(struct out *o, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->len = 0;
+	if (o->json) {
+		o_printf(o, "{\"error\": ");
+		o_jstr(o, msg);
+		o_printf(o, "}\n");
+	} else {
+		o_printf(o, "error: %s\n", msg);
+	}
+}
+
+static void percentiles(uint64_t *v, unsigned n, double unit, double *p50, double *p99)
+{
+	*p50 = *p99 = 0;
+	if (n == 0)
+		return;
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	*p50 = (double)v[n / 2] / unit;
+	*p99 = (double)v[(n * 99) / 100] / unit;
+}
+
+static void fmt_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, len, "never");
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void fmt_stats(struct out *o)
 {
 	const struct sup_stats *s = sup_pool_stats();
+	struct sup_pool_info pi;
+	static uint64_t samples[4096];
 	double avg = s->scanned ? (double)s->scan_ns_total / (double)s->scanned / 1e6 : 0.0;
-	static uint64_t rs[4096];
-	unsigned nrs = sup_pool_respawn_samples(rs, 256);
-	double p50 = 0, p99 = 0, o50 = 0, o99 = 0;
-	unsigned nov;
+	double r50, r99, o50, o99;
+	unsigned nrs, nov;
 
-	if (nrs > 0) {
-		qsort(rs, nrs, sizeof(rs[0]), cmp_u64);
-		p50 = (double)rs[nrs / 2] / 1e6;
-		p99 = (double)rs[(nrs * 99) / 100] / 1e6;
-	}
-	nov = sup_pool_overhead_samples(rs, 4096);
-	if (nov > 0) {
-		qsort(rs, nov, sizeof(rs[0]), cmp_u64);
-		o50 = (double)rs[nov / 2] / 1e3;
-		o99 = (double)rs[(nov * 99) / 100] / 1e3;
-	}
+	sup_pool_describe(&pi);
+	nrs = sup_pool_respawn_samples(samples, 256);
+	percentiles(samples, nrs, 1e6, &r50, &r99);
+	nov = sup_pool_overhead_samples(samples, 4096);
+	percentiles(samples, nov, 1e3, &o50, &o99);
 
-	return (size_t)snprintf(b, n,
-	    "avwarden:scanner stats\n"
-	    "  uptime seconds:        %.0f\n"
-	    "  messages checked:      %" PRIu64 "\n"
-	    "  clean:                 %" PRIu64 "\n"
-	    "  viruses detected:      %" PRIu64 "\n"
-	    "  unscannable:           %" PRIu64 "\n"
-	    "  errors:                %" PRIu64 "\n"
-	    "  average ms/message:    %.3f\n"
-	    "  queue depth:           %zu\n"
-	    "  workers busy/idle:     %u/%u\n"
-	    "  worker crashes:        %" PRIu64 "\n"
-	    "  timeouts:              %" PRIu64 "\n"
-	    "  sandbox violations:    %" PRIu64 "\n"
-	    "  host restarts:         %" PRIu64 "\n"
-	    "  rejected (queue full): %" PRIu64 "\n"
-	    "  poison message hits:   %" PRIu64 "\n"
-	    "  workers retired:       %" PRIu64 "\n"
-	    "  worker replacement ms: p50 %.2f p99 %.2f (%u samples)\n"
-	    "  overhead us/message:   p50 %.1f p99 %.1f (dispatch to answer outside libclamav, last %u)\n",
-	    (double)(plat_now_ns() - C.started_ns) / 1e9,
-	    s->scanned, s->clean, s->infected, s->unscannable, s->errors, avg,
-	    sup_pool_queue_depth(), sup_pool_busy(), sup_pool_idle(),
-	    s->worker_crashes, s->timeouts, s->violations, s->host_restarts,
-	    s->rejected_queue_full, s->poison_hits, s->retired, p50, p99, nrs, o50, o99, nov);
+	o_begin(o, "avwarden:scanner stats");
+	o_u64(o, "uptime seconds", "uptime_s", (plat_now_ns() - C.started_ns) / 1000000000ull);
+	o_str(o, "engine", "engine", pi.engine);
+	o_u64(o, "generation", "generation", pi.generation);
+	o_u64(o, "signatures", "signatures", pi.signatures);
+	o_u64(o, "messages checked", "messages_checked", s->scanned);
+	o_u64(o, "clean", "clean", s->clean);
+	o_u64(o, "viruses detected", "viruses_detected", s->infected);
+	o_u64(o, "unscannable", "unscannable", s->unscannable);
+	o_u64(o, "errors", "errors", s->errors);
+	o_dbl(o, "average ms/message", "average_ms", avg);
+	o_u64(o, "queue depth", "queue_depth", pi.queue_depth);
+	if (o->json) {
+		o_u64(o, "", "workers_busy", pi.busy);
+		o_u64(o, "", "workers_idle", pi.idle);
+	} else {
+		o_printf(o, "  %-24s %u/%u\n", "workers busy/idle:", pi.busy, pi.idle);
+	}
+	o_u64(o, "worker crashes", "worker_crashes", s->worker_crashes);
+	o_u64(o, "timeouts", "timeouts", s->timeouts);
+	o_u64(o, "sandbox violations", "sandbox_violations", s->violations);
+	o_u64(o, "host restarts", "host_restarts", s->host_restarts);
+	o_u64(o, "workers retired", "workers_retired", s->retired);
+	o_u64(o, "rejected (queue full)", "rejected_queue_full", s->rejected_queue_full);
+	o_u64(o, "poison message hits", "poison_hits", s->poison_hits);
+	o_u64(o, "cache hits", "cache_hits", s->cache_hits);
+	o_u64(o, "cache entries", "cache_entries", pi.cache_entries);
+	o_u64(o, "reloads", "reloads", s->reloads);
+	o_u64(o, "reload failures", "reload_failures", s->reload_failures);
+	o_str(o, "last reload", "last_reload", pi.last_reload);
+	o_u64(o, "engine messages dropped", "engine_logs_dropped", s->engine_logs_dropped);
+	if (o->json) {
+		o_dbl(o, "", "replacement_ms_p50", r50);
+		o_dbl(o, "", "replacement_ms_p99", r99);
+		o_dbl(o, "", "overhead_us_p50", o50);
+		o_dbl(o, "", "overhead_us_p99", o99);
+	} else {
+		o_printf(o, "  %-24s p50 %.2f p99 %.2f (%u samples)\n", "worker replacement ms:", r50, r99, nrs);
+		o_printf(o, "  %-24s p50 %.1f p99 %.1f (dispatch to answer outside libclamav, last %u)\n",
+		    "overhead us/message:", o50, o99, nov);
+	}
+	o_end(o);
+}
+
+static void fmt_version(struct out *o)
+{
+	struct sup_pool_info pi;
+	char since[32];
+
+	sup_pool_describe(&pi);
+	fmt_time((time_t)pi.loaded_at, since, sizeof(since));
+	if (o->json) {
+		o_begin(o, NULL);
+		o_str(o, "", "avwarden", AVW_VERSION);
+		o_str(o, "", "engine", pi.engine);
+		o_u64(o, "", "signatures", pi.signatures);
+		o_str(o, "", "database", pi.database);
+		o_u64(o, "", "generation", pi.generation);
+		o_str(o, "", "loaded_at", since);
+		o_end(o);
+		return;
+	}
+	o_printf(o, "avwarden %s\nengine: ClamAV %s\nsignatures: %u\ndatabase: %s\ngeneration: %u (serving since %s)\n",
+	    AVW_VERSION, pi.engine, pi.signatures, pi.database, pi.generation, since);
+}
+
+static void fmt_workers(struct out *o)
+{
+	static struct sup_worker_info wi[1024];
+	size_t n = sup_pool_workers(wi, sizeof(wi) / sizeof(wi[0]));
+
+	if (o->json)
+		o_printf(o, "{\"workers\": [");
+	else
+		o_printf(o, "%-5s %-8s %-8s %-9s %-8s %-9s %s\n", "GEN", "WORKER", "PID", "STATE", "JOBS", "RSS_KB", "AGE_S");
+	for (size_t i = 0; i < n; i++) {
+		if (o->json) {
+			o_printf(o, "%s", i ? ", " : "");
+			o_begin(o, NULL);
+			o_u64(o, "", "generation", wi[i].generation);
+			o_printf(o, ", \"serving\": %s", wi[i].serving ? "true" : "false");
+			o_u64(o, "", "worker", wi[i].id);
+			o_u64(o, "", "pid", (uint64_t)wi[i].pid);
+			o_str(o, "", "state", wi[i].state);
+			o_u64(o, "", "jobs", wi[i].jobs);
+			o_u64(o, "", "rss_bytes", wi[i].rss);
+			o_dbl(o, "", "age_s", wi[i].age_s);
+			o_printf(o, "}");
+		} else {
+			o_printf(o, "%-5u %-8u %-8d %-9s %-8" PRIu64 " %-9" PRIu64 " %.1f\n", wi[i].generation,
+			    wi[i].id, wi[i].pid, wi[i].state, wi[i].jobs, wi[i].rss / 1024, wi[i].age_s);
+		}
+	}
+	if (o->json)
+		o_printf(o, "]}\n");
+}
+
+static void ctl_send(struct ctl_conn *c, struct out *o);
+
+static void reload_done(void *ctx, int ok, const char *msg)
+{
+	struct ctl_conn *c = ctx;
+	struct out o = { .b = c->reply, .cap = CTL_REPLY_MAX, .json = c->json };
+
+	if (ok) {
+		o_begin(&o, NULL);
+		if (o.json) {
+			o_printf(&o, "\"ok\": true");
+			o.fields = 1;
+			o_str(&o, "", "message", msg);
+			o_end(&o);
+		} else {
+			o_printf(&o, "reloaded: %s\n", msg);
+		}
+	} else {
+		o_error(&o, "%s", msg);
+	}
+	ctl_send(c, &o);
+}
+
+static void ctl_send(struct ctl_conn *c, struct out *o)
+{
+	uv_buf_t b = uv_buf_init(c->reply, (unsigned)o->len);
+
+	c->wreq.data = c;
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, ctl_written) < 0)
+		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
 }
 
 static void ctl_handle(struct ctl_conn *c)
 {
-	char *cmd = c->req;
-	size_t n = 0;
+	char *cmd = c->req, *opt;
 	int shutdown = 0;
-	uv_buf_t b;
+	struct out o;
 
 	cmd[strcspn(cmd, "\r\n")] = '\0';
+	if ((opt = strchr(cmd, ' ')) != NULL) {
+		*opt++ = '\0';
+		if (strcmp(opt, "json") != 0) {
+			uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+			return;
+		}
+		c->json = 1;
+	}
 	c->reply = malloc(CTL_REPLY_MAX);
 	if (c->reply == NULL) {
 		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
 		return;
 	}
-	if (strcmp(cmd, "ping") == 0)
-		n = (size_t)snprintf(c->reply, CTL_REPLY_MAX, "pong\n");
-	else if (strcmp(cmd, "version") == 0)
-		n = (size_t)snprintf(c->reply, CTL_REPLY_MAX,
-		    "avwarden %s\nengine: ClamAV %s\nsignatures: %u\n",
-		    AVW_VERSION, sup_pool_engine_version(), sup_pool_signatures());
-	else if (strcmp(cmd, "stats") == 0)
-		n = fmt_stats(c->reply, CTL_REPLY_MAX);
-	else if (strcmp(cmd, "workers") == 0)
-		n = sup_pool_describe_workers(c->reply, CTL_REPLY_MAX);
-	else if (strcmp(cmd, "shutdown") == 0) {
-		n = (size_t)snprintf(c->reply, CTL_REPLY_MAX, "shutting down\n");
-		shutdown = 1;
-	} else
-		n = (size_t)snprintf(c->reply, CTL_REPLY_MAX,
-		    "error: unknown command '%.40s' (try: ping, version, stats, workers, shutdown)\n", cmd);
-	if (n >= CTL_REPLY_MAX)
-		n = CTL_REPLY_MAX - 1;
-	b = uv_buf_init(c->reply, (unsigned)n);
-	c->wreq.data = c;
+	o = (struct out){ .b = c->reply, .cap = CTL_REPLY_MAX, .json = c->json };
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, ctl_written) < 0)
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+	if (strcmp(cmd, "ping") == 0) {
+		if (o.json)
+			o_printf(&o, "{\"pong\": true}\n");
+		else
+			o_printf(&o, "pong\n");
+	} else if (strcmp(cmd, "version") == 0) {
+		fmt_version(&o);
+	} else if (strcmp(cmd, "stats") == 0) {
+		fmt_stats(&o);
+	} else if (strcmp(cmd, "workers") == 0) {
+		fmt_workers(&o);
+	} else if (strcmp(cmd, "reload") == 0) {
+		/* Answered when the new generation serves, or failed to load. */
+		sup_pool_reload("avwardenctl reload", reload_done, c);
+		return;
+	} else if (strcmp(cmd, "reopen-logs") == 0) {
+		char err[256];
+		if (sup_reopen_logs(err, sizeof(err)) < 0)
+			o_error(&o, "%s", err);
+		else if (o.json)
+			o_printf(&o, "{\"ok\": true}\n");
+		else
+			o_printf(&o, "logs reopened\n");
+	} else if (strcmp(cmd, "shutdown") == 0) {
+		if (o.json)
+			o_printf(&o, "{\"ok\": true}\n");
+		else
+			o_printf(&o, "shutting down\n");
+		shutdown = 1;
+	} else {
+		o_error(&o, "unknown command '%.40s' (try: ping, version, stats, workers, reload, reopen-logs, shutdown)",
+		    cmd);
+	}
+	ctl_send(c, &o);
 	if (shutdown)
 		sup_shutdown("avwardenctl shutdown");
 }
@@ -185,13 +431,13 @@ static void ctl_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
 }
 
-int sup_control_start(uv_loop_t *loop, const char *path, char *err, size_t errlen)
+int sup_control_start(uv_loop_t *loop, const char *path, unsigned mode, char *err, size_t errlen)
 {
 	int rc;
 
 	C.loop = loop;
 	C.started_ns = plat_now_ns();
-	rc = sup_unix_listen(loop, &C.pipe, path, 0600, err, errlen);
+	rc = sup_unix_listen(loop, &C.pipe, path, (int)mode, err, errlen);
 	if (rc < 0)
 		return rc;
 	C.open = 1;

@@ -26,6 +26,7 @@ static const struct sup_wtransition table[W_NSTATES][W_NEVENTS] = {
 		[EV_HANGUP] = T(W_DYING, A_STOP_WATCH | A_KILL),
 		[EV_EXIT] = T(W_CLOSING, A_STOP_WATCH | A_RELEASE),
 		[EV_HOST_LOST] = T(W_CLOSING, A_STOP_WATCH | A_KILL | A_RELEASE),
+		[EV_RETIRE] = T(W_DYING, A_STOP_WATCH | A_CLOSE_CHANNEL),
 	},
 	[W_BUSY] = {
 		[EV_RESULT] = T(W_IDLE, A_STOP_TIMER | A_ANSWER_RESULT | A_DISPATCH),
@@ -70,7 +71,7 @@ const char *sup_wl_event_name(enum sup_wevent e)
 {
 	static const char *const n[W_NEVENTS] = {
 		"spawn", "up", "fork_failed", "job", "result", "result_last", "malformed",
-		"timeout", "hangup", "exit", "host_lost", "closed",
+		"timeout", "hangup", "exit", "host_lost", "closed", "retire",
 	};
 
 	return (unsigned)e < W_NEVENTS ? n[e] : "?";

@@ -32,6 +32,7 @@ enum sup_wevent {
 	EV_EXIT,        /* host: it was reaped, with a wait status */
 	EV_HOST_LOST,   /* the host (and so every worker) is gone */
 	EV_CLOSED,      /* its handles are closed */
+	EV_RETIRE,      /* its generation was replaced: go once idle */
 	W_NEVENTS
 };
 
@@ -40,7 +41,8 @@ enum sup_waction {
 	A_STOP_TIMER = 1 << 0,
 	A_STOP_WATCH = 1 << 1,
 	A_KILL = 1 << 2,           /* SIGKILL through its pidfd */
-	A_CLOSE_CHANNEL = 1 << 3,  /* close our end: it exits on EOF (retirement) */
+	A_CLOSE_CHANNEL = 1 << 3,  /* close our end: it exits on EOF (retirement);
+	                              arms a grace timer that kills it if it does not */
 	A_ANSWER_RESULT = 1 << 4,  /* answer the job with the worker's result */
 	A_ANSWER_FAULT = 1 << 5,   /* answer the job (if any) with the fault */
 	A_RELEASE = 1 << 6,        /* close handles; EV_CLOSED follows */

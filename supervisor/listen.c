@@ -270,6 +270,12 @@ static void run_command(struct sup_conn *c, const struct sup_cmd_req *req)
 	case SUP_CMD_VERSION:
 		conn_replyf(c, "ClamAV %s%c", sup_pool_engine_version(), c->delim);
 		return;
+	case SUP_CMD_RELOAD:
+		/* clamd answers at once and reloads in the background; so do we,
+		 * by generations: scans go on meanwhile. */
+		conn_replyf(c, "RELOADING%c", c->delim);
+		sup_pool_reload("clamd RELOAD command", NULL, NULL);
+		return;
 	case SUP_CMD_SHUTDOWN:
 		conn_close(c);
 		sup_shutdown("SHUTDOWN command from a client");

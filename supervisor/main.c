@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,9 @@ static struct {
 	uv_loop_t *loop;
 	struct sup_config cfg;
 	const char *cfg_path;
-	uv_signal_t sigterm, sigint, sighup;
+	uv_signal_t sigterm, sigint, sighup, sigusr2;
+	uv_timer_t parent_timer;
+	pid_t parent;         /* --exit-with-parent: the process that started us */
 	uv_timer_t drain_timer;
 	int ready_fd;
 	int stopping;
@@ -39,12 +42,14 @@ static struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: avwarden -c FILE [--check-config] [--ready-fd N]\n"
-	    "  -c, --config FILE   configuration file\n"
-	    "      --check-config  validate the configuration and exit\n"
-	    "      --ready-fd N    write a newline to fd N once serving\n"
-	    "  -V, --version       print the version and exit\n"
-	    "Runs in the foreground; stop it with SIGTERM. SIGHUP reopens scanner_log.\n");
+	    "usage: avwarden -c FILE [--check-config] [--ready-fd N] [--exit-with-parent]\n"
+	    "  -c, --config FILE     configuration file\n"
+	    "      --check-config    validate the configuration and exit\n"
+	    "      --ready-fd N      write a newline to fd N once serving\n"
+	    "      --exit-with-parent  drain and exit when the process that started avwarden dies\n"
+	    "  -V, --version         print the version and exit\n"
+	    "Runs in the foreground; stop it with SIGTERM. SIGHUP reopens scanner_log,\n"
+	    "SIGUSR2 reloads the signature database (as avwardenctl reload).\n");
 }
 
 static void finish(void)
@@ -58,6 +63,9 @@ static void finish(void)
 	uv_close((uv_handle_t *)&M.sigterm, NULL);
 	uv_close((uv_handle_t *)&M.sigint, NULL);
 	uv_close((uv_handle_t *)&M.sighup, NULL);
+	uv_close((uv_handle_t *)&M.sigusr2, NULL);
+	if (M.parent > 0)
+		uv_close((uv_handle_t *)&M.parent_timer, NULL);
 	plat_log(PLAT_LOG_INFO, "stopped", "reason=\"drained\"");
 }
 
@@ -96,18 +104,46 @@ void sup_shutdown(const char *why)
 	sup_listen_stop(conns_idle);
 }
 
+int sup_reopen_logs(char *err, size_t errlen)
+{
+	int rc = plat_log_open(M.cfg.scanner_log);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot reopen scanner_log %s: %s", M.cfg.scanner_log, strerror(-rc));
+		plat_log(PLAT_LOG_ERROR, "log_reopen", "path=%s error=\"%s\" action=\"still writing to the old file\"",
+		    M.cfg.scanner_log, strerror(-rc));
+		return -1;
+	}
+	plat_log(PLAT_LOG_INFO, "log_reopen", "path=%s", M.cfg.scanner_log[0] ? M.cfg.scanner_log : "(stderr)");
+	return 0;
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
+	char err[256];
+
 	(void)h;
 	if (sig == SIGHUP) {
-		int rc = plat_log_open(M.cfg.scanner_log);
-		if (rc < 0)
-			plat_log(PLAT_LOG_ERROR, "log_reopen", "path=%s error=\"%s\"", M.cfg.scanner_log, strerror(-rc));
-		else
-			plat_log(PLAT_LOG_INFO, "log_reopen", "path=%s", M.cfg.scanner_log);
+		(void)sup_reopen_logs(err, sizeof(err));
+		return;
+	}
+	if (sig == SIGUSR2) {
+		sup_pool_reload("SIGUSR2", NULL, NULL);
 		return;
 	}
 	sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/*
+ * --exit-with-parent: the kernel sends SIGTERM when the parent goes
+ * (PR_SET_PDEATHSIG), which starts the usual drain. The parent may already
+ * be gone before the call took effect, so it is also checked once a second.
+ */
+static void parent_check(uv_timer_t *t)
+{
+	(void)t;
+	if (getppid() != M.parent)
+		sup_shutdown("parent process exited");
 }
 
 static void on_ready(void)
@@ -160,6 +196,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "exit-with-parent", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -181,6 +218,7 @@ int main(int argc, char **argv)
 			M.ready_fd = (int)fd;
 			break;
 		}
+		case 'P': M.parent = getppid(); break;
 		case 'V': printf("avwarden %s\n", AVW_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -205,11 +243,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "avwarden: scanner_log %s: %s\n", M.cfg.scanner_log, strerror(-rc));
 		return 1;
 	}
+	if (M.cfg.syslog)
+		plat_log_syslog("avwarden", M.cfg.syslog_facility);
+	if (M.parent > 0 && prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+		fatal("startup", "step=exit_with_parent");
 	signal(SIGPIPE, SIG_IGN);
 	M.loop = uv_default_loop();
 
 	if (sup_listen_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
-	    sup_control_start(M.loop, M.cfg.control_socket, err, sizeof(err)) < 0)
+	    sup_control_start(M.loop, M.cfg.control_socket, M.cfg.control_socket_mode, err, sizeof(err)) < 0)
 		fatalx("startup", "reason=\"%s\"", err);
 	uv_signal_init(M.loop, &M.sigterm);
 	uv_signal_init(M.loop, &M.sigint);
@@ -217,6 +259,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&M.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&M.sigint, on_signal, SIGINT);
 	uv_signal_start(&M.sighup, on_signal, SIGHUP);
+	uv_signal_init(M.loop, &M.sigusr2);
+	uv_signal_start(&M.sigusr2, on_signal, SIGUSR2);
+	if (M.parent > 0) {
+		uv_timer_init(M.loop, &M.parent_timer);
+		uv_timer_start(&M.parent_timer, parent_check, 0, 1000);
+	}
 	uv_timer_init(M.loop, &M.drain_timer);
 
 	rc = sup_pool_init(M.loop, &M.cfg, on_ready);

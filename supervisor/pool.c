@@ -1,6 +1,14 @@
 /*
- * supervisor/pool.c: the scanner host generation, its workers, the job
- * queue and dispatch.
+ * supervisor/pool.c: scanner generations, their workers, the job queue and
+ * dispatch.
+ *
+ * A generation is one scanner host and its workers, built from one load of
+ * the database. One generation serves; a reload (or a restart after the
+ * serving host died) builds the next one beside it, and new jobs switch to
+ * it only once its workers are up. The old one then drains: its idle
+ * workers retire at once, busy ones after their job, and its host is
+ * stopped when no worker is left. A generation that fails to load never
+ * replaces a working one.
  *
  * The supervisor decides everything here: which worker gets which job, when
  * a worker is killed (timeout, malformed result, socket closed), how its job
@@ -10,7 +18,9 @@
 #define _GNU_SOURCE
 #include "sup.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,12 +30,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../platform/plat.h"
 #include "../privileges/priv.h"
+#include "cache.h"
 #include "lifecycle.h"
 #include "poison.h"
 
@@ -37,8 +50,19 @@
  */
 #define SUP_BACKOFF_MIN_MS 1000
 #define SUP_BACKOFF_MAX_MS 60000
+/* A retiring worker reads EOF and exits at once; one that does not is killed. */
+#define SUP_RETIRE_GRACE_MS 5000
+/* Setting up a worker's channel failed (EMFILE, ENOMEM): try the slot again. */
+#define SUP_SPAWN_RETRY_MS 1000
+/* libclamav messages logged per job; the rest are counted, not logged. */
+#define SUP_ENGINE_LOG_PER_JOB 8
+/* reload requests waiting for one answer */
+#define SUP_RELOAD_WAITERS 32
+
+struct sup_gen;
 
 struct sup_worker {
+	struct sup_gen *gen;
 	unsigned slot;
 	uint32_t id;
 	enum sup_wstate state;
@@ -47,6 +71,7 @@ struct sup_worker {
 	int sock;
 	struct ipc_chan *chan;
 	struct ipc_data data;  /* the job being scanned, copied in at dispatch */
+	size_t dirty;          /* bytes of the data area a previous job wrote */
 	uv_poll_t poll;
 	int poll_init;
 	struct sup_job *job;
@@ -54,12 +79,13 @@ struct sup_worker {
 	uint64_t jobs;
 	uint64_t started_ns;
 	uint64_t died_ns;   /* when it was found dead, for the replacement delay */
-	int retiring;       /* max_jobs_per_worker reached */
+	int retiring;       /* max_jobs_per_worker reached, or its generation drains */
 	int exit_status;    /* wait status from the host's report */
+	unsigned job_logs;  /* engine messages logged for the current job */
 	struct ipc_result result;  /* validated copy of the last result */
 	char fault[160];    /* first cause of death, if known */
 	int32_t fault_code;
-	/* Everything above is reset for each new worker in the slot. */
+	/* Everything above `timer` is reset for each new worker in the slot. */
 	uv_timer_t timer;   /* lives as long as the slot */
 };
 
@@ -75,24 +101,59 @@ struct sup_host {
 	pid_t pid;
 	unsigned sigs;
 	char engine[64];
+	char database[160];   /* what the host read: versions, or files and date */
 	char fatal[IPC_TEXT_MAX];
 	uint64_t started_ns;
+	uint64_t ready_ns;
+};
+
+enum sup_grole {
+	G_LOADING,   /* host loading; gets no jobs */
+	G_SERVING,   /* gets new jobs */
+	G_DRAINING,  /* replaced: finishing its jobs, then stopped */
+	G_DEAD,      /* host gone; freed once its handles are closed */
+};
+
+struct sup_gen {
+	uint32_t id;
+	enum sup_grole role;
+	int is_reload;          /* started by a reload, not a (re)start */
+	uint64_t db_print;      /* the database's fingerprint when it started */
+	time_t loaded_at;
+	struct sup_host host;
+	struct sup_worker *workers;
+	unsigned nworkers;
+	unsigned handles;       /* open libuv handles; freed at 0 once dead */
+	int closing_timers;
+	struct sup_gen *next;
+};
+
+struct reload_waiter {
+	sup_reload_cb cb;
+	void *ctx;
 };
 
 static struct {
 	uv_loop_t *loop;
 	const struct sup_config *cfg;
 	void (*ready_cb)(void);
-	struct sup_worker *workers;
-	unsigned nworkers;
+	struct sup_gen *gens;       /* every generation still holding resources */
+	struct sup_gen *serving;    /* gets new jobs; NULL while none is up */
+	struct sup_gen *loading;    /* the next one, while it loads */
+	uint32_t next_gen_id;
 	uint32_t next_worker_id;
 	uint64_t next_seq;
-	struct sup_host host;
 	uv_timer_t restart_timer;
 	uv_timer_t queue_timer;   /* the oldest queued job's deadline */
+	uv_timer_t spawn_timer;   /* retry slots whose channel setup failed */
+	uv_timer_t update_timer;  /* update_interval: has the database changed? */
 	unsigned backoff_ms;
 	int start_failed;         /* the last start attempt failed: fail fast */
 	char last_failure[IPC_TEXT_MAX];
+	uint64_t failed_print;    /* a database that failed to load: not retried by itself */
+	char last_reload[IPC_TEXT_MAX];
+	struct reload_waiter waiters[SUP_RELOAD_WAITERS];
+	unsigned nwaiters;
 	struct sup_job *qhead, *qtail;
 	size_t qlen;
 	int draining;
@@ -111,10 +172,29 @@ static struct {
 } P;
 
 static void dispatch(void);
-static void host_start(void);
+static void gen_start(int is_reload, const char *why);
+static void gen_check(struct sup_gen *g);
 static void worker_event(struct sup_worker *w, enum sup_wevent ev);
 
 /* ---------------------------------------------------------------- helpers */
+
+/* The parent pid of a process, from /proc; -1 if gone. */
+static long parent_of(pid_t pid)
+{
+	char path[64], line[128];
+	long ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "PPid: %ld", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid;
+}
+
 
 static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...) PLAT_PRINTF(3, 4);
 
@@ -170,13 +250,21 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 			    hex, P.cfg->poison_threshold, v->reason, P.cfg->poison_ttl);
 		}
 	}
+	/* Only the serving generation's verdicts are kept: a draining one's
+	 * signatures are already replaced. */
+	if (w != NULL && w->gen == P.serving && v->status != IPC_ERROR && sup_cache_enabled()) {
+		job_hash(job, w);
+		if (job->have_hash)
+			sup_cache_insert(job->hash, w->gen->id, v);
+	}
 	if (v->status == IPC_ERROR)
-		plat_log(PLAT_LOG_WARN, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\" worker=%u",
-		    job->id, job->len, (double)ns / 1e6, v->reason, w ? w->id : 0);
+		plat_log(PLAT_LOG_WARN, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\" worker=%u gen=%u",
+		    job->id, job->len, (double)ns / 1e6, v->reason, w ? w->id : 0, w ? w->gen->id : 0);
 	else
-		plat_log(PLAT_LOG_INFO, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s worker=%u",
+		plat_log(PLAT_LOG_INFO, "scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s %s=%u",
 		    job->id, job->len, (double)ns / 1e6, ipc_status_name(v->status),
-		    v->name[0] ? " virus=" : "", v->name, w ? w->id : 0);
+		    v->name[0] ? " virus=" : "", v->name,
+		    job->cached ? "cached_gen" : "worker", job->cached ? job->cached : (w ? w->id : 0));
 	ipc_gather_put(&job->buf);
 	/* A large message's pages go back to the system, not to the next job. */
 	if (w != NULL && job->len > IPC_GATHER_FIRST)
@@ -261,9 +349,10 @@ static void check_drained(void)
 {
 	if (!P.draining || P.qlen > 0)
 		return;
-	for (unsigned i = 0; i < P.nworkers; i++)
-		if (P.workers[i].job != NULL)
-			return;
+	for (struct sup_gen *g = P.gens; g != NULL; g = g->next)
+		for (unsigned i = 0; i < g->nworkers; i++)
+			if (g->workers[i].job != NULL)
+				return;
 	if (P.drain_cb) {
 		void (*cb)(void) = P.drain_cb;
 		P.drain_cb = NULL;
@@ -288,6 +377,8 @@ static void worker_set_fault(struct sup_worker *w, int32_t code, const char *fmt
 	w->fault_code = code;
 }
 
+static void spawn_retry(uv_timer_t *t);
+
 static void worker_closed(uv_handle_t *h)
 {
 	struct sup_worker *w = h->data;
@@ -303,20 +394,24 @@ static void worker_closed(uv_handle_t *h)
 	w->chan = NULL;
 	w->poll_init = 0;
 	w->pid = 0;
+	w->gen->handles--;
 	worker_event(w, EV_CLOSED);
 	check_drained();
+	gen_check(w->gen);
 }
 
 static void worker_request_fork(struct sup_worker *w)
 {
 	struct ipc_msg m;
-	int sp[2] = { -1, -1 }, chan_fd = -1, ro_fd = -1, fds[3], rc;
+	int sp[2] = { -1, -1 }, chan_fd = -1, ro_fd = -1, fds[3], rc = 0;
 	uint64_t died = w->died_ns;
+	struct sup_gen *g = w->gen;
 
 	memset(w, 0, offsetof(struct sup_worker, timer));
 	/* worker_closed() finds the slot through poll.data, even if never polled. */
 	w->poll.data = w;
-	w->slot = (unsigned)(w - P.workers);
+	w->gen = g;
+	w->slot = (unsigned)(w - g->workers);
 	w->sock = -1;
 	w->pidfd = -1;
 	w->data.fd = -1;
@@ -337,7 +432,7 @@ static void worker_request_fork(struct sup_worker *w)
 	fds[0] = sp[1];
 	fds[1] = chan_fd;
 	fds[2] = ro_fd;
-	rc = ipc_msg_send(P.host.ctl, &m, fds, 3);
+	rc = ipc_msg_send(g->host.ctl, &m, fds, 3);
 	close(sp[1]);
 	close(chan_fd);
 	close(ro_fd);
@@ -360,6 +455,9 @@ fail:
 	w->chan = NULL;
 	w->sock = -1;
 	w->state = W_FREE;
+	/* Out of descriptors or memory for now: the slot is tried again. */
+	if (rc == 0 && !uv_is_active((uv_handle_t *)&P.spawn_timer))
+		uv_timer_start(&P.spawn_timer, spawn_retry, SUP_SPAWN_RETRY_MS, 0);
 }
 
 static void worker_timeout(uv_timer_t *t)
@@ -378,24 +476,30 @@ static void worker_timeout(uv_timer_t *t)
 
 static void worker_readable(uv_poll_t *h, int status, int events);
 
+/* pidfd was opened (and the pid checked) when the host reported it. */
 static void worker_watch(struct sup_worker *w)
 {
-	w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
 	w->started_ns = plat_now_ns();
 	uv_poll_init(P.loop, &w->poll, w->sock);
 	w->poll.data = w;
 	w->poll_init = 1;
+	w->gen->handles++;
 	uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, worker_readable);
-	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d", w->id, (int)w->pid);
+	plat_log(PLAT_LOG_INFO, "worker_start", "worker=%u pid=%d gen=%u", w->id, (int)w->pid, w->gen->id);
 	if (w->died_ns != 0 && P.nrespawn < sizeof(P.respawn_ns) / sizeof(P.respawn_ns[0]))
 		P.respawn_ns[P.nrespawn++] = plat_now_ns() - w->died_ns;
 	w->died_ns = 0;
-	if (P.ready_cb) {
-		/* Serving from the first worker on: the database is loaded. */
-		void (*cb)(void) = P.ready_cb;
-		P.ready_cb = NULL;
-		cb();
-	}
+}
+
+/* A retiring worker that has not exited after the grace period is killed. */
+static void worker_grace_expired(uv_timer_t *t)
+{
+	struct sup_worker *w = t->data;
+
+	plat_log(PLAT_LOG_WARN, "worker_retire_timeout", "worker=%u pid=%d after_ms=%u action=kill",
+	    w->id, (int)w->pid, SUP_RETIRE_GRACE_MS);
+	worker_set_fault(w, IPC_CODE_CRASH, "scanner did not exit when retired");
+	worker_event(w, EV_TIMEOUT);
 }
 
 static void worker_send_job(struct sup_worker *w)
@@ -404,10 +508,15 @@ static void worker_send_job(struct sup_worker *w)
 
 	w->job->t_dispatch = plat_now_ns();
 	w->seq = m.seq;
+	w->job_logs = 0;
 	w->chan->result.seq = 0;
 	/* The one copy: gather buffer to the worker's data area. */
 	if (m.len > 0)
 		memcpy(w->data.base, w->job->buf.base, m.len);
+	/* A worker sees only its current job: no tail of the previous one. */
+	if (w->dirty > m.len)
+		memset(w->data.base + m.len, 0, w->dirty - m.len);
+	w->dirty = m.len;
 	ipc_gather_put(&w->job->buf);
 	if (ipc_job_send(w->sock, &m) < 0) {
 		/* Its socket is broken, so it is dead: the exit report will say how. */
@@ -470,14 +579,18 @@ static void worker_event(struct sup_worker *w, enum sup_wevent ev)
 		uv_timer_stop(&w->timer);
 	if ((a & A_STOP_WATCH) && w->poll_init)
 		uv_poll_stop(&w->poll);
-	if (a & A_KILL) {
-		if (w->pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-		else if (w->pid > 0)
-			kill(w->pid, SIGKILL);
+	/* Through the pidfd taken when its parentage was checked, so a pid
+	 * reused since cannot be hit. Kernels before 5.3 (and valgrind) have no
+	 * pidfds: there the pid, re-checked to still be the host's child. */
+	if ((a & A_KILL) && w->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+	else if ((a & A_KILL) && w->pid > 1 && parent_of(w->pid) == (long)w->gen->host.pid)
+		kill(w->pid, SIGKILL);
+	if (a & A_CLOSE_CHANNEL) {
+		if (w->sock >= 0)
+			shutdown(w->sock, SHUT_RDWR);  /* the worker reads EOF and exits 0 */
+		uv_timer_start(&w->timer, worker_grace_expired, SUP_RETIRE_GRACE_MS, 0);
 	}
-	if ((a & A_CLOSE_CHANNEL) && w->sock >= 0)
-		shutdown(w->sock, SHUT_RDWR);  /* the worker reads EOF and exits 0 */
 	if (a & A_ANSWER_RESULT)
 		worker_answer_result(w);
 	if (a & A_ANSWER_FAULT)
@@ -496,7 +609,8 @@ static void worker_event(struct sup_worker *w, enum sup_wevent ev)
 	if (a & A_SEND_JOB)
 		worker_send_job(w);
 	if (a & A_RESPAWN) {
-		if (P.host.state == H_READY && !P.closing)
+		struct sup_gen *g = w->gen;
+		if (g->host.state == H_READY && (g->role == G_SERVING || g->role == G_LOADING) && !P.closing)
 			worker_event(w, EV_SPAWN);
 	}
 	if (a & A_DISPATCH)
@@ -504,10 +618,34 @@ static void worker_event(struct sup_worker *w, enum sup_wevent ev)
 	check_drained();
 }
 
+static enum plat_log_level engine_level(int32_t level)
+{
+	return level == IPC_LOG_ERROR ? PLAT_LOG_ERROR : level == IPC_LOG_WARN ? PLAT_LOG_WARN : PLAT_LOG_INFO;
+}
+
+/* libclamav's own words, tagged; a flood from one scan is capped. */
+static void worker_engine_log(struct sup_worker *w, const struct ipc_wlog *l)
+{
+	if (w->job_logs++ < SUP_ENGINE_LOG_PER_JOB) {
+		plat_log(engine_level(l->level), "engine_log", "source=libclamav worker=%u job=%" PRIu64 " text=\"%s\"",
+		    w->id, w->job ? w->job->id : 0, l->text);
+		return;
+	}
+	P.stats.engine_logs_dropped++;
+	if (w->job_logs == SUP_ENGINE_LOG_PER_JOB + 1)
+		plat_log(PLAT_LOG_INFO, "engine_log_capped", "worker=%u job=%" PRIu64 " limit=%u "
+		    "reason=\"further libclamav messages for this scan are counted, not logged\"",
+		    w->id, w->job ? w->job->id : 0, SUP_ENGINE_LOG_PER_JOB);
+}
+
 static void worker_readable(uv_poll_t *h, int status, int events)
 {
 	struct sup_worker *w = h->data;
-	unsigned char buf[16];
+	union {
+		uint64_t seq;
+		struct ipc_wlog log;
+		unsigned char raw[sizeof(struct ipc_wlog) + 16];
+	} buf;
 	uint64_t woke;
 	char err[128];
 	ssize_t n;
@@ -517,18 +655,24 @@ static void worker_readable(uv_poll_t *h, int status, int events)
 		worker_event(w, EV_HANGUP);
 		return;
 	}
-	n = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	n = recv(w->sock, buf.raw, sizeof(buf.raw), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		worker_event(w, EV_HANGUP);
 		return;
 	}
+	if (w->state == W_BUSY && n == (ssize_t)sizeof(struct ipc_wlog)) {
+		if (ipc_wlog_clean(&buf.log, err, sizeof(err)) < 0)
+			goto malformed;
+		worker_engine_log(w, &buf.log);
+		return;
+	}
 	if (w->state != W_BUSY || n != (ssize_t)sizeof(uint64_t)) {
 		snprintf(err, sizeof(err), "unexpected %zd-byte message while %s", n, sup_wl_state_name(w->state));
 		goto malformed;
 	}
-	memcpy(&woke, buf, sizeof(woke));
+	woke = buf.seq;
 	if (woke != w->seq) {
 		snprintf(err, sizeof(err), "wake-up for sequence %" PRIu64 ", expected %" PRIu64, woke, w->seq);
 		goto malformed;
@@ -537,7 +681,8 @@ static void worker_readable(uv_poll_t *h, int status, int events)
 	memcpy(&w->result, (const void *)&w->chan->result, sizeof(w->result));
 	if (ipc_result_validate(&w->result, w->seq, err, sizeof(err)) < 0)
 		goto malformed;
-	if (P.cfg->max_jobs_per_worker > 0 && w->jobs + 1 >= P.cfg->max_jobs_per_worker) {
+	if ((P.cfg->max_jobs_per_worker > 0 && w->jobs + 1 >= P.cfg->max_jobs_per_worker) ||
+	    w->gen->role != G_SERVING) {
 		w->retiring = 1;
 		worker_event(w, EV_RESULT_LAST);
 	} else
@@ -595,18 +740,35 @@ static void worker_exited(struct sup_worker *w, int status)
 	worker_event(w, EV_EXIT);
 }
 
-static struct sup_worker *worker_by_id(uint32_t id)
+static struct sup_worker *worker_by_id(struct sup_gen *g, uint32_t id)
 {
-	for (unsigned i = 0; i < P.nworkers; i++)
-		if (P.workers[i].state != W_FREE && P.workers[i].id == id)
-			return &P.workers[i];
+	for (unsigned i = 0; i < g->nworkers; i++)
+		if (g->workers[i].state != W_FREE && g->workers[i].id == id)
+			return &g->workers[i];
 	return NULL;
+}
+
+/* Slots whose channel could not be set up, in generations that want them. */
+static void spawn_retry(uv_timer_t *t)
+{
+	(void)t;
+	for (struct sup_gen *g = P.gens; g != NULL; g = g->next) {
+		if (g->host.state != H_READY || (g->role != G_SERVING && g->role != G_LOADING))
+			continue;
+		for (unsigned i = 0; i < g->nworkers; i++)
+			if (g->workers[i].state == W_FREE)
+				worker_event(&g->workers[i], EV_SPAWN);
+	}
 }
 
 static void dispatch(void)
 {
-	for (unsigned i = 0; i < P.nworkers && P.qlen > 0; i++) {
-		struct sup_worker *w = &P.workers[i];
+	struct sup_gen *g = P.serving;
+
+	if (g == NULL)
+		return;
+	for (unsigned i = 0; i < g->nworkers && P.qlen > 0; i++) {
+		struct sup_worker *w = &g->workers[i];
 		if (w->state != W_IDLE)
 			continue;
 		w->job = queue_pop();
@@ -615,17 +777,260 @@ static void dispatch(void)
 	}
 }
 
-/* ------------------------------------------------------------------- host */
+/* ------------------------------------------------------------ generations */
 
-static void host_closed(uv_handle_t *h)
+/*
+ * What identifies a database's contents without reading them: names, sizes,
+ * modification times and inodes of its signature files, as clamd's SelfCheck
+ * watches them. Temporary files freshclam writes (other extensions) do not
+ * count, so a half-written update does not trigger a reload.
+ */
+static int is_db_file(const char *name)
 {
-	(void)h;
+	static const char *const ext[] = {
+		"cvd", "cld", "cud", "cdiff", "db", "hdb", "hsb", "hdu", "hsu", "mdb", "msb", "mdu", "msu",
+		"ndb", "ndu", "ldb", "ldu", "sdb", "zmd", "rmd", "idb", "fp", "sfp", "gdb", "pdb", "wdb",
+		"cdb", "cat", "crb", "ftm", "cfg", "ign", "ign2", "info", "yar", "yara", "pwdb", "imp",
+	};
+	const char *dot = strrchr(name, '.');
+
+	if (dot == NULL || name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		if (strcmp(dot + 1, ext[i]) == 0)
+			return 1;
+	return 0;
 }
 
-static void host_reset_workers(const char *reason)
+static uint64_t print_mix(uint64_t h, const void *p, size_t n)
 {
-	for (unsigned i = 0; i < P.nworkers; i++) {
-		struct sup_worker *w = &P.workers[i];
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ull;  /* FNV-1a */
+	}
+	return h;
+}
+
+static uint64_t print_entry(const char *name, const struct stat *st)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = print_mix(h, name, strlen(name));
+	h = print_mix(h, &st->st_size, sizeof(st->st_size));
+	h = print_mix(h, &st->st_mtim, sizeof(st->st_mtim));
+	h = print_mix(h, &st->st_ino, sizeof(st->st_ino));
+	return h;
+}
+
+/* 0 when the database cannot be read (the host will say why). */
+static uint64_t db_fingerprint(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	uint64_t sum = 0;
+	DIR *d;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return print_entry(path, &st);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	/* A sum, so the order readdir returns entries in does not matter. */
+	while ((de = readdir(d)) != NULL) {
+		if (!is_db_file(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		sum += print_entry(de->d_name, &st);
+	}
+	closedir(d);
+	return sum == 0 ? 1 : sum;
+}
+
+static void gen_handle_closed(uv_handle_t *h)
+{
+	struct sup_gen *g = h->data;
+
+	g->handles--;
+	gen_check(g);
+}
+
+static void slot_timer_closed(uv_handle_t *h)
+{
+	struct sup_worker *w = h->data;
+
+	gen_handle_closed((uv_handle_t *)&w->gen->host.proc);
+}
+
+static void gen_unlink(struct sup_gen *g)
+{
+	for (struct sup_gen **pp = &P.gens; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			return;
+		}
+	}
+}
+
+/*
+ * Housekeeping after any change: a draining generation with no worker left
+ * has its host stopped; a dead one with nothing open is freed.
+ */
+static void gen_check(struct sup_gen *g)
+{
+	unsigned live = 0;
+
+	for (unsigned i = 0; i < g->nworkers; i++)
+		live += g->workers[i].state != W_FREE;
+	if (g->role == G_DRAINING && live == 0 && g->host.state == H_READY) {
+		g->host.state = H_EXITING;
+		/* The host holds nothing worth a goodbye; its exit is logged. */
+		uv_process_kill(&g->host.proc, SIGKILL);
+		return;
+	}
+	if (g->role != G_DEAD || live > 0 || g->host.proc_open || g->host.poll_open)
+		return;
+	if (g->handles == g->nworkers && !g->closing_timers) {
+		/* Only the slot timers are left: close them; the last one frees. */
+		g->closing_timers = 1;
+		for (unsigned i = 0; i < g->nworkers; i++)
+			uv_close((uv_handle_t *)&g->workers[i].timer, slot_timer_closed);
+		return;
+	}
+	if (g->handles == 0) {
+		gen_unlink(g);
+		free(g->workers);
+		free(g);
+	}
+}
+
+static struct sup_gen *gen_new(int is_reload)
+{
+	struct sup_gen *g = calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		return NULL;
+	g->nworkers = P.cfg->max_concurrency;
+	g->workers = calloc(g->nworkers, sizeof(*g->workers));
+	if (g->workers == NULL) {
+		free(g);
+		return NULL;
+	}
+	g->id = ++P.next_gen_id;
+	g->role = G_LOADING;
+	g->is_reload = is_reload;
+	g->host.ctl = -1;
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		struct sup_worker *w = &g->workers[i];
+		w->gen = g;
+		w->slot = i;
+		w->sock = -1;
+		w->pidfd = -1;
+		w->data.fd = -1;
+		uv_timer_init(P.loop, &w->timer);
+		w->timer.data = w;
+		g->handles++;
+	}
+	g->next = P.gens;
+	P.gens = g;
+	return g;
+}
+
+static void reload_answer(int ok, const char *fmt, ...) PLAT_PRINTF(2, 3);
+
+/* Every waiting reload request gets the same answer. */
+static void reload_answer(int ok, const char *fmt, ...)
+{
+	struct reload_waiter w[SUP_RELOAD_WAITERS];
+	unsigned n = P.nwaiters;
+	char msg[IPC_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A callback may ask for another reload: answer from a copy. */
+	memcpy(w, P.waiters, n * sizeof(w[0]));
+	P.nwaiters = 0;
+	for (unsigned i = 0; i < n; i++)
+		w[i].cb(w[i].ctx, ok, msg);
+}
+
+/* Retire g: idle workers now, busy ones after their job, then its host. */
+static void gen_retire(struct sup_gen *g)
+{
+	g->role = G_DRAINING;
+	plat_log(PLAT_LOG_INFO, "generation_drain", "gen=%u", g->id);
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		struct sup_worker *w = &g->workers[i];
+		w->retiring = 1;
+		if (w->state == W_IDLE)
+			worker_event(w, EV_RETIRE);
+	}
+	gen_check(g);
+}
+
+/* g's workers are up: it takes every new job from now on. */
+static void gen_promote(struct sup_gen *g)
+{
+	struct sup_gen *old = P.serving;
+	double ms = (double)(plat_now_ns() - g->host.started_ns) / 1e6;
+
+	P.loading = NULL;
+	P.serving = g;
+	g->role = G_SERVING;
+	g->loaded_at = time(NULL);
+	/* Verdicts of the old signatures must not answer for the new ones. */
+	sup_cache_clear();
+	if (old != NULL) {
+		P.stats.reloads++;
+		snprintf(P.last_reload, sizeof(P.last_reload), "generation %u serving since %ld, %u signatures",
+		    g->id, (long)g->loaded_at, g->host.sigs);
+		plat_log(PLAT_LOG_INFO, "reload_done", "gen=%u signatures=%u database=\"%s\" ms=%.0f replaces=%u",
+		    g->id, g->host.sigs, g->host.database, ms, old->id);
+		gen_retire(old);
+	} else {
+		plat_log(PLAT_LOG_INFO, "generation_serving", "gen=%u signatures=%u database=\"%s\" ms=%.0f",
+		    g->id, g->host.sigs, g->host.database, ms);
+	}
+	if (P.nwaiters > 0)
+		reload_answer(1, "generation %u serving: %u signatures, database %s, loaded in %.0f ms",
+		    g->id, g->host.sigs, g->host.database, ms);
+	if (P.ready_cb) {
+		void (*cb)(void) = P.ready_cb;
+		P.ready_cb = NULL;
+		cb();
+	}
+	dispatch();
+}
+
+/* A loading generation is ready once no slot is still being forked. */
+static void gen_loading_progress(struct sup_gen *g)
+{
+	unsigned up = 0, spawning = 0;
+
+	if (g->role != G_LOADING || g->host.state != H_READY)
+		return;
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		up += g->workers[i].state == W_IDLE || g->workers[i].state == W_BUSY;
+		spawning += g->workers[i].state == W_SPAWNING;
+	}
+	if (spawning > 0)
+		return;
+	if (up > 0) {
+		gen_promote(g);
+		return;
+	}
+	snprintf(g->host.fatal, sizeof(g->host.fatal), "no worker could be started");
+	g->host.state = H_EXITING;
+	uv_process_kill(&g->host.proc, SIGKILL);
+}
+
+static void host_reset_workers(struct sup_gen *g, const char *reason)
+{
+	for (unsigned i = 0; i < g->nworkers; i++) {
+		struct sup_worker *w = &g->workers[i];
 		if (w->state == W_FREE || w->state == W_CLOSING)
 			continue;
 		worker_set_fault(w, IPC_CODE_CRASH, "%s", reason);
@@ -636,7 +1041,7 @@ static void host_reset_workers(const char *reason)
 static void restart_timer_cb(uv_timer_t *t)
 {
 	(void)t;
-	host_start();
+	gen_start(0, "restart");
 }
 
 static void host_schedule_restart(int failed)
@@ -652,128 +1057,240 @@ static void host_schedule_restart(int failed)
 	uv_timer_start(&P.restart_timer, restart_timer_cb, delay, 0);
 }
 
+/* A generation that never served: a failed reload, or no scanner at all. */
+static void gen_load_failed(struct sup_gen *g, const char *reason)
+{
+	P.loading = NULL;
+	if (P.serving != NULL) {
+		P.stats.reload_failures++;
+		P.failed_print = g->db_print;
+		snprintf(P.last_reload, sizeof(P.last_reload), "generation %u failed: %s", g->id, reason);
+		plat_log(PLAT_LOG_ERROR, "reload_failed", "gen=%u reason=\"%s\" action=\"generation %u keeps serving\" "
+		    "fix=\"check the database (clamscan -d DIR), then avwardenctl reload\"",
+		    g->id, reason, P.serving->id);
+		if (P.nwaiters > 0)
+			reload_answer(0, "reload failed: %s; generation %u keeps serving", reason, P.serving->id);
+		return;
+	}
+	P.start_failed = 1;
+	snprintf(P.last_failure, sizeof(P.last_failure), "%s", reason);
+	plat_log(PLAT_LOG_ERROR, "host_failed", "reason=\"%s\" retry_in=%ums "
+	    "fix=\"check scanner_path, database and user in the config; run avwarden --check-config\"",
+	    reason, P.backoff_ms);
+	if (P.nwaiters > 0)
+		reload_answer(0, "reload failed: %s; no scanner is serving, retrying in %u ms", reason, P.backoff_ms);
+	fail_queue("no scanner available: scanner host failed to start");
+	host_schedule_restart(1);
+}
+
 static void host_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
-	int was_ready = P.host.state == H_READY;
+	struct sup_gen *g = proc->data;
+	enum sup_grole role = g->role;
 	char reason[IPC_TEXT_MAX];
 
-	(void)proc;
-	if (P.host.fatal[0] != '\0')
-		snprintf(reason, sizeof(reason), "%s", P.host.fatal);
+	if (g->host.fatal[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s", g->host.fatal);
 	else if (term_signal)
 		snprintf(reason, sizeof(reason), "scanner host killed by %s", plat_signame(term_signal));
 	else
 		snprintf(reason, sizeof(reason), "scanner host exited with status %d", (int)exit_status);
 
-	P.host.state = H_EXITING;
-	if (P.host.poll_open) {
-		uv_poll_stop(&P.host.ctl_poll);
-		uv_close((uv_handle_t *)&P.host.ctl_poll, host_closed);
-		P.host.poll_open = 0;
+	g->host.state = H_EXITING;
+	g->role = G_DEAD;
+	if (g->host.poll_open) {
+		uv_poll_stop(&g->host.ctl_poll);
+		uv_close((uv_handle_t *)&g->host.ctl_poll, gen_handle_closed);
+		g->host.poll_open = 0;
 	}
-	if (P.host.ctl >= 0)
-		close(P.host.ctl);
-	P.host.ctl = -1;
-	uv_close((uv_handle_t *)&P.host.proc, host_closed);
-	P.host.proc_open = 0;
-	host_reset_workers("scanner host exited during the scan");
-	P.host.state = H_NONE;
+	if (g->host.ctl >= 0)
+		close(g->host.ctl);
+	g->host.ctl = -1;
+	uv_close((uv_handle_t *)&g->host.proc, gen_handle_closed);
+	g->host.proc_open = 0;
+	host_reset_workers(g, "scanner host exited during the scan");
+	g->host.state = H_NONE;
 
-	if (P.closing)
+	if (P.closing) {
+		gen_check(g);
 		return;
-	P.stats.host_restarts++;
-	if (was_ready) {
-		plat_log(PLAT_LOG_WARN, "host_exit", "pid=%d reason=\"%s\" action=restart", (int)P.host.pid, reason);
-		P.start_failed = 0;
-		host_schedule_restart(0);
-	} else {
-		P.start_failed = 1;
-		snprintf(P.last_failure, sizeof(P.last_failure), "%s", reason);
-		plat_log(PLAT_LOG_ERROR, "host_failed", "reason=\"%s\" retry_in=%ums "
-		    "fix=\"check scanner_path, database and user in the config; run avwarden --check-config\"",
-		    reason, P.backoff_ms);
-		fail_queue("no scanner available: scanner host failed to start");
-		host_schedule_restart(1);
 	}
+	switch (role) {
+	case G_DRAINING:
+		plat_log(PLAT_LOG_INFO, "generation_retired", "gen=%u pid=%d", g->id, (int)g->host.pid);
+		break;
+	case G_SERVING:
+		P.serving = NULL;
+		P.stats.host_restarts++;
+		plat_log(PLAT_LOG_WARN, "host_exit", "gen=%u pid=%d reason=\"%s\" action=restart",
+		    g->id, (int)g->host.pid, reason);
+		P.start_failed = 0;
+		/* A reload already loading takes over; else a new generation now. */
+		if (P.loading == NULL)
+			host_schedule_restart(0);
+		break;
+	case G_LOADING:
+		gen_load_failed(g, reason);
+		break;
+	case G_DEAD:
+		break;
+	}
+	gen_check(g);
 }
 
-static void host_ready(const struct ipc_msg *m)
+/* The host's READY text: "engine=V missing=L tmpdir=D db=REST OF LINE". */
+static void host_ready(struct sup_gen *g, const struct ipc_msg *m)
 {
 	char engine[64] = "?", missing[64] = "?";
 	const char *p;
 
-	if (P.host.state != H_STARTING)
+	if (g->host.state != H_STARTING)
 		return;
 	if ((p = strstr(m->text, "engine=")) != NULL)
 		sscanf(p, "engine=%63s", engine);
 	if ((p = strstr(m->text, "missing=")) != NULL)
 		sscanf(p, "missing=%63s", missing);
-	snprintf(P.host.engine, sizeof(P.host.engine), "%s", engine);
-	P.host.sigs = m->a > 0 ? (unsigned)m->a : 0;
-	P.host.state = H_READY;
-	P.start_failed = 0;
-	P.backoff_ms = SUP_BACKOFF_MIN_MS;
-	plat_log(PLAT_LOG_INFO, "host_ready", "pid=%d signatures=%u engine=%s load_ms=%.0f",
-	    (int)P.host.pid, P.host.sigs, engine, (double)(plat_now_ns() - P.host.started_ns) / 1e6);
+	snprintf(g->host.database, sizeof(g->host.database), "%s",
+	    (p = strstr(m->text, " db=")) != NULL ? p + 4 : "?");
+	ipc_text_clean(g->host.database);
+	ipc_text_clean(engine);
+	snprintf(g->host.engine, sizeof(g->host.engine), "%s", engine);
+	g->host.sigs = m->a > 0 ? (unsigned)m->a : 0;
+	g->host.state = H_READY;
+	g->host.ready_ns = plat_now_ns();
+	if (!g->is_reload || P.serving == NULL) {
+		P.start_failed = 0;
+		P.backoff_ms = SUP_BACKOFF_MIN_MS;
+	}
+	plat_log(PLAT_LOG_INFO, "host_ready", "gen=%u pid=%d signatures=%u engine=%s database=\"%s\" load_ms=%.0f",
+	    g->id, (int)g->host.pid, g->host.sigs, g->host.engine, g->host.database,
+	    (double)(g->host.ready_ns - g->host.started_ns) / 1e6);
 	if (strcmp(missing, "none") != 0)
 		plat_log(PLAT_LOG_WARN, "sandbox_layer_missing", "layers=%s "
 		    "fix=\"enable unprivileged user namespaces / Landlock in the kernel for full containment\"",
 		    missing);
-	for (unsigned i = 0; i < P.nworkers; i++)
-		worker_event(&P.workers[i], EV_SPAWN);
+	for (unsigned i = 0; i < g->nworkers; i++)
+		worker_event(&g->workers[i], EV_SPAWN);
+	gen_loading_progress(g);
+}
+
+/*
+ * The host names the pid of a worker it forked. Trust it only as far as we
+ * can check: the process must be the host's child, and from then on it is
+ * held by a pidfd, so a later SIGKILL cannot reach anything else.
+ */
+/* Returns the pidfd, PIDFD_NONE where the kernel has no pidfds, or -1. */
+#define PIDFD_NONE (-2)
+static int worker_pidfd(const struct sup_gen *g, pid_t pid)
+{
+	int fd;
+
+	if (pid <= 1 || pid == g->host.pid)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno != ENOSYS)
+		return -1;
+	if (parent_of(pid) != (long)g->host.pid) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd >= 0 ? fd : PIDFD_NONE;
+}
+
+static void host_malformed(struct sup_gen *g, const char *fmt, ...) PLAT_PRINTF(2, 3);
+
+static void host_malformed(struct sup_gen *g, const char *fmt, ...)
+{
+	va_list ap;
+	char why[256];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	plat_log(PLAT_LOG_WARN, "host_malformed", "gen=%u pid=%d reason=\"%s\"", g->id, (int)g->host.pid, why);
+	if (g->host.fatal[0] == '\0')
+		snprintf(g->host.fatal, sizeof(g->host.fatal), "scanner host misbehaved: %s", why);
+	uv_poll_stop(&g->host.ctl_poll);
+	uv_process_kill(&g->host.proc, SIGKILL);
+}
+
+static void host_engine_log(struct sup_gen *g, struct ipc_msg *m)
+{
+	m->text[sizeof(m->text) - 1] = '\0';
+	ipc_text_clean(m->text);
+	plat_log(engine_level(m->a), "engine_log", "source=libclamav gen=%u pid=%d text=\"%s\"",
+	    g->id, (int)g->host.pid, m->text);
 }
 
 static void host_readable(uv_poll_t *h, int status, int events)
 {
+	struct sup_gen *g = h->data;
 	struct ipc_msg m;
 	int fds[2];
 	size_t nfds;
 	int rc;
 
-	(void)h;
 	(void)events;
 	if (status < 0)
 		return;
 	for (;;) {
 		nfds = 2;
-		rc = ipc_msg_recv(P.host.ctl, &m, fds, &nfds);
+		rc = ipc_msg_recv(g->host.ctl, &m, fds, &nfds);
 		if (rc == -EAGAIN)
 			return;
 		if (rc <= 0) {
 			/* EOF or garbage: the host is finished; exit_cb does the rest. */
 			if (rc < 0)
-				plat_log(PLAT_LOG_WARN, "host_malformed", "pid=%d reason=\"%s\"", (int)P.host.pid, strerror(-rc));
-			uv_poll_stop(&P.host.ctl_poll);
-			uv_process_kill(&P.host.proc, SIGKILL);
+				host_malformed(g, "%s", strerror(-rc));
+			else {
+				uv_poll_stop(&g->host.ctl_poll);
+				uv_process_kill(&g->host.proc, SIGKILL);
+			}
 			return;
 		}
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);  /* the host never sends descriptors */
 		switch (m.type) {
 		case IPC_MSG_READY:
-			host_ready(&m);
+			host_ready(g, &m);
 			break;
 		case IPC_MSG_FATAL:
-			snprintf(P.host.fatal, sizeof(P.host.fatal), "%s", m.text);
+			m.text[sizeof(m.text) - 1] = '\0';
+			ipc_text_clean(m.text);
+			snprintf(g->host.fatal, sizeof(g->host.fatal), "%s", m.text);
 			break;
 		case IPC_MSG_LOG:
-			plat_log(PLAT_LOG_INFO, "host_log", "pid=%d text=\"%s\"", (int)P.host.pid, m.text);
+			host_engine_log(g, &m);
 			break;
 		case IPC_MSG_WORKER_UP: {
-			struct sup_worker *w = worker_by_id(m.worker);
-			if (w != NULL && w->state == W_SPAWNING && m.pid > 0) {
-				w->pid = m.pid;
-				worker_event(w, EV_UP);
+			struct sup_worker *w = worker_by_id(g, m.worker);
+			int fd;
+			if (w == NULL || w->state != W_SPAWNING)
+				break;
+			if ((fd = worker_pidfd(g, m.pid)) == -1) {
+				host_malformed(g, "worker %u reported as pid %d, which is not the host's child",
+				    m.worker, (int)m.pid);
+				return;
 			}
+			w->pid = m.pid;
+			w->pidfd = fd >= 0 ? fd : -1;
+			worker_event(w, EV_UP);
+			if (g->role == G_DRAINING)
+				worker_event(w, EV_RETIRE);
+			gen_loading_progress(g);
 			break;
 		}
 		case IPC_MSG_WORKER_EXIT: {
-			struct sup_worker *w = worker_by_id(m.worker);
+			struct sup_worker *w = worker_by_id(g, m.worker);
 			if (w == NULL)
 				break;
 			if (w->state == W_SPAWNING) {
+				m.text[sizeof(m.text) - 1] = '\0';
+				ipc_text_clean(m.text);
 				plat_log(PLAT_LOG_WARN, "worker_spawn", "worker=%u reason=\"%s\"", w->id, m.text);
 				worker_event(w, EV_FORK_FAILED);
+				gen_loading_progress(g);
 				break;
 			}
 			if (m.pid == w->pid)
@@ -781,15 +1298,13 @@ static void host_readable(uv_poll_t *h, int status, int events)
 			break;
 		}
 		default:
-			plat_log(PLAT_LOG_WARN, "host_malformed", "pid=%d reason=\"unexpected message type %u\"",
-			    (int)P.host.pid, m.type);
-			uv_process_kill(&P.host.proc, SIGKILL);
+			host_malformed(g, "unexpected message type %u", m.type);
 			return;
 		}
 	}
 }
 
-static void host_start(void)
+static void gen_start(int is_reload, const char *why)
 {
 	char mem_s[32], tmp_s[32], fsize_s[32], ssize_s[32], rec_s[32], files_s[32], time_s[32];
 	char *args[24];
@@ -797,16 +1312,27 @@ static void host_start(void)
 	uv_stdio_container_t stdio[4];
 	uv_process_options_t o;
 	struct priv_spawn_limits lim = { .nofile = 1024 };
+	struct sup_gen *g;
 	int sp[2], rc;
 	size_t a = 0;
 
 	const struct sup_config *c = P.cfg;
 
-	if (P.closing || P.host.state != H_NONE)
+	if (P.closing || P.loading != NULL)
 		return;
+	uv_timer_stop(&P.restart_timer);
+	if ((g = gen_new(is_reload)) == NULL) {
+		log_warn("host_failed", "step=alloc");
+		host_schedule_restart(1);
+		return;
+	}
+	P.loading = g;
+	g->db_print = db_fingerprint(c->database);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn("host_failed", "step=socketpair");
-		host_schedule_restart(1);
+		g->role = G_DEAD;
+		gen_load_failed(g, "cannot create the scanner's control socket");
+		gen_check(g);
 		return;
 	}
 	snprintf(tmp_s, sizeof(tmp_s), "%" PRIu64, c->scanner_tmp_size);
@@ -855,41 +1381,59 @@ static void host_start(void)
 		o.uid = P.uid;
 		o.gid = P.gid;
 	}
-	memset(&P.host, 0, sizeof(P.host));
-	P.host.ctl = -1;
-	P.host.started_ns = plat_now_ns();
-	rc = uv_spawn(P.loop, &P.host.proc, &o);
+	g->host.started_ns = plat_now_ns();
+	g->host.proc.data = g;
+	rc = uv_spawn(P.loop, &g->host.proc, &o);
+	g->host.proc.data = g;
 	close(sp[1]);
+	g->handles++;
 	if (rc < 0) {
+		char reason[IPC_TEXT_MAX];
 		close(sp[0]);
-		uv_close((uv_handle_t *)&P.host.proc, host_closed);
-		P.start_failed = 1;
-		snprintf(P.last_failure, sizeof(P.last_failure), "cannot execute scanner_path %s: %s",
-		    c->scanner_path, uv_strerror(rc));
-		plat_log(PLAT_LOG_ERROR, "host_failed", "reason=\"%s\" retry_in=%ums "
+		uv_close((uv_handle_t *)&g->host.proc, gen_handle_closed);
+		g->role = G_DEAD;
+		snprintf(reason, sizeof(reason), "cannot execute scanner_path %s: %s", c->scanner_path, uv_strerror(rc));
+		plat_log(PLAT_LOG_ERROR, "host_spawn", "reason=\"%s\" "
 		    "fix=\"point scanner_path at avwarden-scanner (or a wrapper that execs it), executable by user %s\"",
-		    P.last_failure, P.backoff_ms, c->user);
-		fail_queue("no scanner available: scanner host failed to start");
-		host_schedule_restart(1);
+		    reason, c->user);
+		gen_load_failed(g, reason);
+		gen_check(g);
 		return;
 	}
-	P.host.proc_open = 1;
-	P.host.pid = P.host.proc.pid;
-	P.host.ctl = sp[0];
-	P.host.state = H_STARTING;
-	uv_poll_init(P.loop, &P.host.ctl_poll, P.host.ctl);
-	P.host.poll_open = 1;
-	uv_poll_start(&P.host.ctl_poll, UV_READABLE | UV_DISCONNECT, host_readable);
+	g->host.proc_open = 1;
+	g->host.pid = g->host.proc.pid;
+	g->host.ctl = sp[0];
+	g->host.state = H_STARTING;
+	uv_poll_init(P.loop, &g->host.ctl_poll, g->host.ctl);
+	g->host.ctl_poll.data = g;
+	g->host.poll_open = 1;
+	g->handles++;
+	uv_poll_start(&g->host.ctl_poll, UV_READABLE | UV_DISCONNECT, host_readable);
 	/*
 	 * The host applies these limits to itself before anything else: libuv
 	 * has no pre-exec hook, and prlimit() on a process of another uid needs
 	 * CAP_SYS_RESOURCE, which a container's root may not have.
 	 */
 	struct ipc_msg m = { .type = IPC_MSG_START, .a = (int32_t)lim.nofile };
-	if (ipc_msg_send(P.host.ctl, &m, NULL, 0) < 0)
-		uv_process_kill(&P.host.proc, SIGKILL);
-	plat_log(PLAT_LOG_INFO, "host_start", "pid=%d scanner_path=%s database=%s",
-	    (int)P.host.pid, c->scanner_path, c->database);
+	if (ipc_msg_send(g->host.ctl, &m, NULL, 0) < 0)
+		uv_process_kill(&g->host.proc, SIGKILL);
+	plat_log(PLAT_LOG_INFO, is_reload ? "reload_start" : "host_start", "gen=%u pid=%d reason=\"%s\" "
+	    "scanner_path=%s database=%s", g->id, (int)g->host.pid, why, c->scanner_path, c->database);
+}
+
+/* update_interval: a changed database is reloaded, as clamd's SelfCheck. */
+static void update_check(uv_timer_t *t)
+{
+	uint64_t now;
+
+	(void)t;
+	if (P.serving == NULL || P.loading != NULL || P.draining)
+		return;
+	now = db_fingerprint(P.cfg->database);
+	if (now == 0 || now == P.serving->db_print || now == P.failed_print)
+		return;
+	plat_log(PLAT_LOG_INFO, "database_changed", "database=%s gen=%u action=reload", P.cfg->database, P.serving->id);
+	sup_pool_reload("database changed", NULL, NULL);
 }
 
 /* ------------------------------------------------------------------- API */
@@ -901,22 +1445,12 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 	P.cfg = cfg;
 	P.ready_cb = ready_cb;
 	P.backoff_ms = SUP_BACKOFF_MIN_MS;
-	P.host.ctl = -1;
-	P.nworkers = cfg->max_concurrency;
-	P.workers = calloc(P.nworkers, sizeof(*P.workers));
-	if (P.workers == NULL)
-		return -ENOMEM;
-	for (unsigned i = 0; i < P.nworkers; i++) {
-		P.workers[i].slot = i;
-		P.workers[i].sock = -1;
-		P.workers[i].pidfd = -1;
-		P.workers[i].data.fd = -1;
-		uv_timer_init(loop, &P.workers[i].timer);
-		P.workers[i].timer.data = &P.workers[i];
-	}
 	uv_timer_init(loop, &P.restart_timer);
 	uv_timer_init(loop, &P.queue_timer);
-	if (sup_poison_init(1024, cfg->poison_threshold, cfg->poison_ttl) < 0)
+	uv_timer_init(loop, &P.spawn_timer);
+	uv_timer_init(loop, &P.update_timer);
+	if (sup_poison_init(1024, cfg->poison_threshold, cfg->poison_ttl) < 0 ||
+	    sup_cache_init(cfg->cache_size) < 0)
 		return -ENOMEM;
 
 	if (geteuid() == 0) {
@@ -930,7 +1464,10 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 		plat_log(PLAT_LOG_WARN, "unprivileged", "uid=%d reason=\"not started as root: scanners run as "
 		    "this uid, not as user %s\"", (int)geteuid(), cfg->user);
 	}
-	host_start();
+	if (cfg->update_interval > 0)
+		uv_timer_start(&P.update_timer, update_check, (uint64_t)cfg->update_interval * 1000,
+		    (uint64_t)cfg->update_interval * 1000);
+	gen_start(0, "start");
 	return 0;
 }
 
@@ -940,12 +1477,13 @@ void sup_pool_submit(struct sup_job *job)
 
 	job->t_submit = plat_now_ns();
 	job->worker = NULL;
+	job->cached = 0;
 	if (P.draining || P.closing) {
 		verdict_error(&v, IPC_CODE_UNAVAILABLE, "avwarden is shutting down");
 		job_finish(job, &v, NULL);
 		return;
 	}
-	if (P.host.state != H_READY && P.start_failed) {
+	if (P.serving == NULL && P.start_failed) {
 		/* Fail fast: a tempfail now beats a hang until the client times out. */
 		verdict_error(&v, IPC_CODE_UNAVAILABLE, "no scanner available: %.100s", P.last_failure);
 		job_finish(job, &v, NULL);
@@ -963,29 +1501,55 @@ void sup_pool_submit(struct sup_job *job)
 			return;
 		}
 	}
-	if (P.qlen >= P.cfg->max_queue) {
-		unsigned idle = 0;
-		for (unsigned i = 0; i < P.nworkers; i++)
-			idle += P.workers[i].state == W_IDLE;
-		if (idle == 0) {
-			P.stats.rejected_queue_full++;
-			plat_log(PLAT_LOG_WARN, "queue_full", "max_queue=%u max_concurrency=%u "
-			    "fix=\"raise max_concurrency if the machine has cores to spare, or max_queue\"",
-			    P.cfg->max_queue, P.cfg->max_concurrency);
-			verdict_error(&v, IPC_CODE_QUEUE_FULL, "queue full (max_queue %u)", P.cfg->max_queue);
+	if (P.serving != NULL && sup_cache_enabled()) {
+		job_hash(job, NULL);
+		if (job->have_hash && sup_cache_lookup(job->hash, P.serving->id, &v)) {
+			P.stats.cache_hits++;
+			job->cached = P.serving->id;
 			job_finish(job, &v, NULL);
 			return;
 		}
 	}
+	if (P.qlen >= P.cfg->max_queue && sup_pool_idle() == 0) {
+		P.stats.rejected_queue_full++;
+		plat_log(PLAT_LOG_WARN, "queue_full", "max_queue=%u max_concurrency=%u "
+		    "fix=\"raise max_concurrency if the machine has cores to spare, or max_queue\"",
+		    P.cfg->max_queue, P.cfg->max_concurrency);
+		verdict_error(&v, IPC_CODE_QUEUE_FULL, "queue full (max_queue %u)", P.cfg->max_queue);
+		job_finish(job, &v, NULL);
+		return;
+	}
 	queue_push(job);
 	dispatch();
+}
+
+void sup_pool_reload(const char *why, sup_reload_cb cb, void *ctx)
+{
+	if (P.draining || P.closing) {
+		if (cb != NULL)
+			cb(ctx, 0, "avwarden is shutting down");
+		return;
+	}
+	if (cb != NULL) {
+		if (P.nwaiters == SUP_RELOAD_WAITERS) {
+			cb(ctx, 0, "too many reload requests waiting; one is already in progress");
+			return;
+		}
+		P.waiters[P.nwaiters++] = (struct reload_waiter){ cb, ctx };
+	}
+	if (P.loading != NULL) {
+		/* Overlapping reloads: one load, and every requester hears how it went. */
+		plat_log(PLAT_LOG_INFO, "reload_coalesced", "reason=\"%s\" gen=%u", why, P.loading->id);
+		return;
+	}
+	gen_start(1, why);
 }
 
 void sup_pool_drain(void (*cb)(void))
 {
 	P.draining = 1;
 	P.drain_cb = cb;
-	if (P.host.state != H_READY)
+	if (P.serving == NULL)
 		fail_queue("avwarden is shutting down");
 	check_drained();
 }
@@ -993,28 +1557,35 @@ void sup_pool_drain(void (*cb)(void))
 void sup_pool_close(void)
 {
 	P.closing = 1;
-	uv_timer_stop(&P.restart_timer);
 	uv_close((uv_handle_t *)&P.restart_timer, NULL);
-	uv_timer_stop(&P.queue_timer);
 	uv_close((uv_handle_t *)&P.queue_timer, NULL);
+	uv_close((uv_handle_t *)&P.spawn_timer, NULL);
+	uv_close((uv_handle_t *)&P.update_timer, NULL);
 	fail_queue("avwarden is shutting down");
-	if (P.host.proc_open)
-		uv_process_kill(&P.host.proc, SIGKILL);
-	host_reset_workers("avwarden is shutting down");
-	if (P.host.poll_open) {
-		uv_close((uv_handle_t *)&P.host.ctl_poll, NULL);
-		P.host.poll_open = 0;
+	if (P.nwaiters > 0)
+		reload_answer(0, "avwarden is shutting down");
+	/* Each host's exit callback closes the rest and frees its generation. */
+	for (struct sup_gen *g = P.gens; g != NULL; g = g->next) {
+		if (g->host.proc_open)
+			uv_process_kill(&g->host.proc, SIGKILL);
+		host_reset_workers(g, "avwarden is shutting down");
 	}
-	for (unsigned i = 0; i < P.nworkers; i++)
-		uv_close((uv_handle_t *)&P.workers[i].timer, NULL);
+	P.serving = P.loading = NULL;
 }
 
 void sup_pool_free(void)
 {
+	struct sup_gen *g;
+
+	/* Normally none is left: the loop ran until every handle closed. */
+	while ((g = P.gens) != NULL) {
+		P.gens = g->next;
+		free(g->workers);
+		free(g);
+	}
+	sup_cache_free();
 	sup_poison_free();
 	ipc_gather_drain();
-	free(P.workers);
-	P.workers = NULL;
 }
 
 const struct sup_stats *sup_pool_stats(void)
@@ -1022,14 +1593,34 @@ const struct sup_stats *sup_pool_stats(void)
 	return &P.stats;
 }
 
-unsigned sup_pool_signatures(void)
+void sup_pool_describe(struct sup_pool_info *info)
 {
-	return P.host.state == H_READY ? P.host.sigs : 0;
+	const struct sup_gen *g = P.serving;
+
+	memset(info, 0, sizeof(*info));
+	info->queue_depth = P.qlen;
+	info->busy = sup_pool_busy();
+	info->idle = sup_pool_idle();
+	info->cache_entries = sup_cache_count();
+	info->cache_size = P.cfg->cache_size;
+	info->reloading = P.loading != NULL;
+	snprintf(info->last_reload, sizeof(info->last_reload), "%s", P.last_reload[0] ? P.last_reload : "none");
+	if (g == NULL) {
+		snprintf(info->engine, sizeof(info->engine), "?");
+		snprintf(info->database, sizeof(info->database), "%.150s",
+		    P.start_failed ? P.last_failure : "loading");
+		return;
+	}
+	info->generation = g->id;
+	info->signatures = g->host.sigs;
+	info->loaded_at = g->loaded_at;
+	snprintf(info->engine, sizeof(info->engine), "%s", g->host.engine);
+	snprintf(info->database, sizeof(info->database), "%s", g->host.database);
 }
 
 const char *sup_pool_engine_version(void)
 {
-	return P.host.engine[0] ? P.host.engine : "?";
+	return P.serving != NULL && P.serving->host.engine[0] ? P.serving->host.engine : "?";
 }
 
 unsigned sup_pool_overhead_samples(uint64_t *out, unsigned n)
@@ -1050,48 +1641,64 @@ unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n)
 	return k;
 }
 
-size_t sup_pool_queue_depth(void)
+static unsigned count_state(enum sup_wstate s)
 {
-	return P.qlen;
+	unsigned n = 0;
+
+	if (P.serving == NULL)
+		return 0;
+	for (unsigned i = 0; i < P.serving->nworkers; i++)
+		n += P.serving->workers[i].state == s;
+	return n;
 }
 
 unsigned sup_pool_busy(void)
 {
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < P.nworkers; i++)
-		n += P.workers[i].state == W_BUSY;
-	return n;
+	return count_state(W_BUSY);
 }
 
 unsigned sup_pool_idle(void)
 {
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < P.nworkers; i++)
-		n += P.workers[i].state == W_IDLE;
-	return n;
+	return count_state(W_IDLE);
 }
 
-size_t sup_pool_describe_workers(char *buf, size_t len)
+static uint64_t rss_of(pid_t pid)
 {
-	size_t off = 0;
-	uint64_t now = plat_now_ns();
-	int n;
+	char path[64];
+	unsigned long long size = 0, resident = 0;
+	FILE *f;
 
-	n = snprintf(buf, len, "%-8s %-8s %-9s %-8s %s\n", "WORKER", "PID", "STATE", "JOBS", "AGE_S");
-	if (n > 0)
-		off = (size_t)n < len ? (size_t)n : len;
-	for (unsigned i = 0; i < P.nworkers && off < len; i++) {
-		struct sup_worker *w = &P.workers[i];
-		if (w->state == W_FREE)
-			continue;
-		n = snprintf(buf + off, len - off, "%-8u %-8d %-9s %-8" PRIu64 " %.1f\n", w->id, (int)w->pid,
-		    sup_wl_state_name(w->state), w->jobs,
-		    w->started_ns ? (double)(now - w->started_ns) / 1e9 : 0.0);
-		if (n < 0)
-			break;
-		off += (size_t)n < len - off ? (size_t)n : len - off;
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+size_t sup_pool_workers(struct sup_worker_info *out, size_t n)
+{
+	uint64_t now = plat_now_ns();
+	size_t k = 0;
+
+	for (const struct sup_gen *g = P.gens; g != NULL; g = g->next) {
+		for (unsigned i = 0; i < g->nworkers && k < n; i++) {
+			const struct sup_worker *w = &g->workers[i];
+			if (w->state == W_FREE)
+				continue;
+			out[k] = (struct sup_worker_info){
+				.generation = g->id,
+				.serving = g == P.serving,
+				.id = w->id,
+				.pid = w->pid,
+				.state = sup_wl_state_name(w->state),
+				.jobs = w->jobs,
+				.rss = w->pid > 0 ? rss_of(w->pid) : 0,
+				.age_s = w->started_ns ? (double)(now - w->started_ns) / 1e9 : 0.0,
+			};
+			k++;
+		}
 	}
-	return off;
+	return k;
 }

@@ -45,6 +45,11 @@ struct sup_config {
 	uint64_t max_worker_memory;    /* RLIMIT_AS per worker, above the shared engine */
 	unsigned poison_threshold;     /* faults before content is answered from memory */
 	unsigned poison_ttl;           /* seconds it is remembered */
+	unsigned cache_size;           /* verdict cache entries (0: no cache) */
+	unsigned update_interval;      /* seconds between database checks (0: never) */
+	unsigned control_socket_mode;  /* permission bits of control_socket */
+	int syslog;                    /* copy the scanner log to syslog */
+	int syslog_facility;           /* LOG_MAIL etc. */
 };
 
 /*
@@ -71,6 +76,7 @@ struct sup_job {
 	struct sup_worker *worker; /* while scanning */
 	int have_hash;
 	int blame;                 /* its content crashed or hung a worker */
+	uint32_t cached;           /* answered from the cache of this generation */
 	unsigned char hash[32];    /* SHA-256 of the bytes, when needed */
 };
 
@@ -80,7 +86,37 @@ struct sup_stats {
 	uint64_t scan_ns_total;
 	uint64_t rejected_queue_full;
 	uint64_t poison_hits, retired;
+	uint64_t cache_hits, reloads, reload_failures, engine_logs_dropped;
 };
+
+/* The serving generation and the pool, for stats and version. */
+struct sup_pool_info {
+	uint32_t generation;       /* 0: none serving */
+	unsigned signatures;
+	long loaded_at;            /* time_t */
+	char engine[64];
+	char database[160];        /* versions and dates, as the host read them */
+	char last_reload[512];
+	size_t queue_depth;
+	unsigned busy, idle;
+	size_t cache_entries;
+	unsigned cache_size;
+	int reloading;
+};
+
+struct sup_worker_info {
+	uint32_t generation;
+	int serving;
+	uint32_t id;
+	int pid;
+	const char *state;
+	uint64_t jobs;
+	uint64_t rss;              /* bytes resident */
+	double age_s;
+};
+
+/* ok: 1 when the new generation serves; msg says which, or why not. */
+typedef void (*sup_reload_cb)(void *ctx, int ok, const char *msg);
 
 int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb)(void));
 /* Takes the job; its done callback is called exactly once, maybe at once. */
@@ -90,12 +126,17 @@ void sup_pool_drain(void (*cb)(void));
 /* Kills the host and workers, answers anything left, closes handles. */
 void sup_pool_close(void);
 void sup_pool_free(void);
+/*
+ * Loads the database into a new generation; it takes new jobs once its
+ * workers are up, and the old one drains. While one loads, further requests
+ * join it. cb (may be NULL) is called once, with the outcome.
+ */
+void sup_pool_reload(const char *why, sup_reload_cb cb, void *ctx);
 const char *sup_pool_engine_version(void);
 const struct sup_stats *sup_pool_stats(void);
-unsigned sup_pool_signatures(void);
-/* Human-readable table of workers into buf; returns length. */
-size_t sup_pool_describe_workers(char *buf, size_t len);
-size_t sup_pool_queue_depth(void);
+void sup_pool_describe(struct sup_pool_info *info);
+/* Every live worker of every generation; returns how many were written. */
+size_t sup_pool_workers(struct sup_worker_info *out, size_t n);
 /* Worker death to replacement serving, in ns: up to n samples, returns count. */
 unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n);
 /* Per job, dispatch to answer minus the worker's time in libclamav, in ns
@@ -115,13 +156,15 @@ size_t sup_listen_active(void);
 
 /* ---- control.c ---- */
 
-int sup_control_start(uv_loop_t *loop, const char *path, char *err, size_t errlen);
+int sup_control_start(uv_loop_t *loop, const char *path, unsigned mode, char *err, size_t errlen);
 void sup_control_stop(void);
 
 /* ---- main.c ---- */
 
 /* Begins a graceful shutdown (SIGTERM, SHUTDOWN, avwardenctl shutdown). */
 void sup_shutdown(const char *why);
+/* Reopens scanner_log (SIGHUP, avwardenctl reopen-logs). 0, or -1 with err. */
+int sup_reopen_logs(char *err, size_t errlen);
 
 /* Helpers shared by listen.c and control.c. */
 int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode, char *err, size_t errlen);

@@ -45,6 +45,9 @@ static void test_forms(void **state)
 	assert_int_equal(r.cmd, SUP_CMD_INSTREAM);
 	assert_int_equal(parse("zSHUTDOWN", 10, &r), 1);
 	assert_int_equal(r.cmd, SUP_CMD_SHUTDOWN);
+	assert_int_equal(parse("nRELOAD\n", 8, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_RELOAD);
+	assert_int_equal(r.delim, '\n');
 }
 
 static void test_unknown_and_malformed(void **state)

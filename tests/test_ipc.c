@@ -302,6 +302,33 @@ static void test_chan(void **state)
 	close(fd);
 }
 
+/* A worker's libclamav message: checked, then made safe to log. */
+static void test_wlog_clean(void **state)
+{
+	struct ipc_wlog l;
+	char err[128];
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	l.magic = IPC_WLOG_MAGIC;
+	l.level = IPC_LOG_WARN;
+	snprintf(l.text, sizeof(l.text), "cli_scan: \"bad\" \x1b[31mheader\\\xff\n");
+	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), 0);
+	assert_string_equal(l.text, "cli_scan: ?bad? ?[31mheader??");
+
+	l.magic = 0;
+	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "magic"));
+	l.magic = IPC_WLOG_MAGIC;
+	l.level = 9;
+	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "level 9"));
+	l.level = IPC_LOG_ERROR;
+	memset(l.text, 'A', sizeof(l.text));
+	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "NUL"));
+}
+
 static void test_engine_strerror(void **state)
 {
 	(void)state;
@@ -324,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_job_recv_rejects_fds),
 		cmocka_unit_test(test_chan),
 		cmocka_unit_test(test_engine_strerror),
+		cmocka_unit_test(test_wlog_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

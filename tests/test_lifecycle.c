@@ -49,6 +49,21 @@ static void test_faults_kill_and_answer(void **state)
 	    A_STOP_TIMER | A_STOP_WATCH | A_CLOSE_CHANNEL | A_ANSWER_RESULT);
 }
 
+/* A replaced generation's workers go when idle, and never hang about. */
+static void test_retirement(void **state)
+{
+	(void)state;
+	expect_row(W_IDLE, EV_RETIRE, W_DYING, A_STOP_WATCH | A_CLOSE_CHANNEL);
+	/* Closing the channel arms the grace timer; its expiry kills. */
+	expect_row(W_DYING, EV_TIMEOUT, W_DYING, A_STOP_TIMER | A_KILL | A_ANSWER_FAULT);
+	expect_row(W_DYING, EV_EXIT, W_CLOSING, A_STOP_TIMER | A_ANSWER_FAULT | A_RELEASE);
+	/* A busy worker finishes its job first (EV_RESULT_LAST), never retires mid-scan. */
+	expect_invalid(W_BUSY, EV_RETIRE);
+	expect_invalid(W_SPAWNING, EV_RETIRE);
+	expect_invalid(W_DYING, EV_RETIRE);
+	assert_string_equal(sup_wl_event_name(EV_RETIRE), "retire");
+}
+
 static void test_late_events_ignored(void **state)
 {
 	(void)state;
@@ -153,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_happy_path),
 		cmocka_unit_test(test_faults_kill_and_answer),
+		cmocka_unit_test(test_retirement),
 		cmocka_unit_test(test_late_events_ignored),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_table_closed),
