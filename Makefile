@@ -10,8 +10,18 @@ SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto 2>/
 SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
+# Install locations (`make install`); DESTDIR is prepended to every one.
 PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/avwarden
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/avwarden
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# logrotate reads only /etc/logrotate.d; set LOGROTATEDIR=/etc/logrotate.d
+# with another prefix to have the rotation take effect.
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -24,7 +34,8 @@ PLATFORM  := platform/plat.c
 IPC       := ipc/ipc.c
 PRIV      := privileges/spawn.c privileges/host.c privileges/landlock.c privileges/seccomp.c
 SUP_SRC   := supervisor/main.c supervisor/config.c supervisor/clamd.c supervisor/listen.c \
-	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/control.c
+	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/cache.c \
+	supervisor/control.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
 
 # `make V=1` shows the compiler command lines.
@@ -35,11 +46,11 @@ fobj = $(patsubst %.c,$(BUILD)/objf/%.o,$(1))
 
 PROGS := $(BUILD)/avwarden $(BUILD)/avwarden-scanner $(BUILD)/avwardenctl
 TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_clamd $(BUILD)/tests/test_ipc \
-	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle
+	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_cache
 TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client \
 	$(BUILD)/tests/bench-inproc
 
-.PHONY: all deps db run check unit integration asan bench clean help
+.PHONY: all deps db run check unit integration asan bench install uninstall clean help FORCE
 all: $(PROGS) $(TESTS) $(TOOLS) db
 
 help:
@@ -53,6 +64,9 @@ help:
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
 	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
+	@echo "make install    install programs, config, systemd unit, logrotate file, man pages"
+	@echo "                (PREFIX=$(PREFIX), DESTDIR for staging; never overwrites a config)"
+	@echo "make uninstall  remove what make install installed, except the config"
 	@echo "make clean      remove $(BUILD)/"
 
 deps:
@@ -117,6 +131,11 @@ $(BUILD)/tests/test_lifecycle: $(call obj,tests/test_lifecycle.c supervisor/life
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(CMOCKA_LIBS)
 
+$(BUILD)/tests/test_cache: $(call obj,tests/test_cache.c supervisor/cache.c supervisor/poison.c $(PLATFORM))
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(CMOCKA_LIBS)
+
 $(BUILD)/tests/test_ipc: $(call obj,tests/test_ipc.c $(IPC) $(PLATFORM))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
@@ -142,12 +161,16 @@ unit: $(TESTS)
 integration: all
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
+	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 120 sh tests/install.sh $(BUILD)
 
 check: deps
 	@$(MAKE) --no-print-directory all
 	@timeout 300 sh tests/run-unit.sh $(BUILD)
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
+	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 120 sh tests/install.sh $(BUILD)
 	@$(MAKE) --no-print-directory asan
 
 # Sanitizer build: a separate tree, same tests. No quarantine: the soak test
@@ -161,10 +184,74 @@ asan:
 	@$(ASAN_ENV) timeout 600 sh tests/run-unit.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/integration.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/supervision.sh build-asan
+	@$(ASAN_ENV) timeout 900 sh tests/operations.sh build-asan
 
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench.sh $(BUILD)
+
+# The default scanner_path is compiled into config.c's object: rebuild it
+# when LIBEXECDIR changes (`make install PREFIX=/usr` after a plain `make`).
+# The stamp is rewritten only when its content changes.
+$(BUILD)/libexecdir.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+$(call obj,supervisor/config.c): $(BUILD)/libexecdir.stamp
+FORCE:
+
+# install: generated files (config with scanner_path pointing at the
+# installed scanner, systemd unit, logrotate file) are written to
+# $(BUILD)/install/ on every run, so they always match the current
+# variables. An existing config is never overwritten.
+INSTGEN := $(BUILD)/install
+install: $(PROGS)
+	@mkdir -p $(INSTGEN)
+	@if grep -q '^scanner_path[[:space:]]*=' etc/avwarden.conf.example; then \
+		sed 's|^scanner_path[[:space:]]*=.*|scanner_path = "$(LIBEXECDIR)/avwarden-scanner"|' \
+			etc/avwarden.conf.example; \
+	else \
+		cat etc/avwarden.conf.example; \
+		printf '\nscanner_path = "%s"\n' '$(LIBEXECDIR)/avwarden-scanner'; \
+	fi > $(INSTGEN)/avwarden.conf
+	@sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		etc/avwarden.service.in > $(INSTGEN)/avwarden.service
+	@sed -e 's|@BINDIR@|$(BINDIR)|g' etc/avwarden.logrotate.in > $(INSTGEN)/avwarden.logrotate
+	install -D -m 0755 $(BUILD)/avwarden $(DESTDIR)$(SBINDIR)/avwarden
+	install -D -m 0755 $(BUILD)/avwardenctl $(DESTDIR)$(BINDIR)/avwardenctl
+	install -D -m 0755 $(BUILD)/avwarden-scanner $(DESTDIR)$(LIBEXECDIR)/avwarden-scanner
+	install -D -m 0644 $(INSTGEN)/avwarden.service $(DESTDIR)$(SYSTEMDUNITDIR)/avwarden.service
+	install -D -m 0644 $(INSTGEN)/avwarden.logrotate $(DESTDIR)$(LOGROTATEDIR)/avwarden
+	install -D -m 0644 man/avwarden.8 $(DESTDIR)$(MANDIR)/man8/avwarden.8
+	install -D -m 0644 man/avwardenctl.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8
+	install -D -m 0644 man/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8
+	install -D -m 0644 man/avwarden.conf.5 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 etc/avwarden-scanner-wrapper.sh $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
+	@conf=$(DESTDIR)$(SYSCONFDIR)/avwarden/avwarden.conf; \
+	if [ ! -e "$$conf" ]; then \
+		echo "install -D -m 0640 $(INSTGEN)/avwarden.conf $$conf"; \
+		install -D -m 0640 $(INSTGEN)/avwarden.conf "$$conf"; \
+	elif cmp -s $(INSTGEN)/avwarden.conf "$$conf"; then \
+		echo "install: $$conf is already up to date"; \
+	else \
+		install -m 0640 $(INSTGEN)/avwarden.conf "$$conf.new"; \
+		echo "install: kept your $$conf; the new default is in $$conf.new"; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		echo "Next: useradd --system --no-create-home --shell /usr/sbin/nologin avwarden (if missing),"; \
+		echo "      edit $(SYSCONFDIR)/avwarden/avwarden.conf, then"; \
+		echo "      systemctl daemon-reload && systemctl enable --now avwarden"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/avwarden $(DESTDIR)$(BINDIR)/avwardenctl \
+		$(DESTDIR)$(LIBEXECDIR)/avwarden-scanner \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/avwarden.service $(DESTDIR)$(LOGROTATEDIR)/avwarden \
+		$(DESTDIR)$(MANDIR)/man8/avwarden.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8 \
+		$(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5 \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
+	@rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/avwarden/ (your configuration) in place"
 
 clean:
 	rm -rf $(BUILD) build-asan
