@@ -35,7 +35,7 @@ IPC       := ipc/ipc.c
 PRIV      := privileges/spawn.c privileges/host.c privileges/landlock.c privileges/seccomp.c
 SUP_SRC   := supervisor/main.c supervisor/config.c supervisor/clamd.c supervisor/listen.c \
 	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/cache.c \
-	supervisor/control.c
+	supervisor/control.c supervisor/scanpath.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
 
 # `make V=1` shows the compiler command lines.

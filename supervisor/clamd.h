@@ -23,13 +23,29 @@ enum sup_cmd {
 	SUP_CMD_INSTREAM,
 	SUP_CMD_SHUTDOWN,
 	SUP_CMD_RELOAD,
+	SUP_CMD_VERSIONCOMMANDS,
+	SUP_CMD_STATS,
+	SUP_CMD_IDSESSION,
+	SUP_CMD_END,
+	SUP_CMD_FILDES,
+	SUP_CMD_SCAN,          /* a path: stop at the first virus */
+	SUP_CMD_CONTSCAN,      /* a path: report every virus */
+	SUP_CMD_MULTISCAN,     /* a path: as CONTSCAN, files in parallel */
+	SUP_CMD_ALLMATCHSCAN,  /* a path: every signature that matches */
+	SUP_CMD_AVWINSTREAM,   /* avwarden's INSTREAM: "avw:" reply; arg WIRE */
 };
 
 struct sup_cmd_req {
 	enum sup_cmd cmd;
 	char delim;        /* reply terminator: '\0' or '\n' */
+	int legacy;        /* sent without a z/n prefix */
 	size_t consumed;   /* bytes of input the command line used */
+	size_t arg_off;    /* the argument (a path, "WIRE"): buf[arg_off, +arg_len) */
+	size_t arg_len;
 };
+
+/* The command names avwarden accepts, for VERSIONCOMMANDS. */
+const char *sup_clamd_command_list(void);
 
 /*
  * Looks for one command at the start of buf. Returns 1 with req filled when a
@@ -46,6 +62,7 @@ struct sup_instream {
 	size_t cap;           /* most data bytes accepted (max_message_size) */
 	size_t len;           /* data bytes stored at base */
 	uint32_t chunk_left;  /* bytes of the current chunk still to come */
+	size_t fed;           /* input bytes consumed so far (framing included) */
 	unsigned hdr_have;
 	unsigned char hdr[4];
 	int done;
@@ -65,8 +82,18 @@ void sup_instream_init(struct sup_instream *s, unsigned char *base, size_t cap);
  * brings data from beyond the next chunk header, so nothing is moved.
  */
 void sup_instream_next(const struct sup_instream *s, unsigned char **p, size_t *n);
-/* Consumes n bytes at src (anywhere, including where next() pointed). */
+/* Consumes n bytes at src (anywhere, including where next() pointed). On
+ * DONE, bytes after the end marker are not consumed: `fed` tells how many
+ * were, so a session can go on with the next command. */
 int sup_instream_feed(struct sup_instream *s, const unsigned char *src, size_t n);
+
+/*
+ * SMTP wire form to message (Momentum's use_wire_rep): removes the
+ * transparency dot that starts a line ("..x" -> ".x", RFC 5321 4.5.2) and
+ * the end-of-data line "\r\n.\r\n" if the data ends with it. In place;
+ * returns the new length. Line ends are left as they are.
+ */
+size_t sup_unstuff(unsigned char *buf, size_t len);
 
 /* ---- replies ---- */
 
@@ -80,5 +107,9 @@ struct sup_verdict {
 /* "stream: OK", "stream: NAME FOUND", "stream: REASON ERROR" + delim.
  * Returns the length written (always < buflen), or -1 if it does not fit. */
 int sup_clamd_format_result(const struct sup_verdict *v, char delim, char *buf, size_t buflen);
+/* The same verdict for a file: "PATH: OK" etc., no delimiter. */
+int sup_clamd_format_path(const struct sup_verdict *v, const char *path, char *buf, size_t buflen);
+/* AVWINSTREAM's reply: "avw: STATUS CODE ENGINE INFO" + delim. */
+int sup_avw_format_result(const struct sup_verdict *v, const char *engine, char delim, char *buf, size_t buflen);
 
 #endif

@@ -14,6 +14,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +29,7 @@
 
 #include "../platform/plat.h"
 
-enum conn_state { C_CMD, C_STREAM, C_SCANNING, C_REPLY, C_LINGER, C_CLOSING };
+enum conn_state { C_CMD, C_STREAM, C_FILDES, C_SCANNING, C_REPLY, C_LINGER, C_CLOSING };
 
 /*
  * After an error reply to a client that is still sending (size limit), we
@@ -33,6 +37,10 @@ enum conn_state { C_CMD, C_STREAM, C_SCANNING, C_REPLY, C_LINGER, C_CLOSING };
  * closing with unread data sends a reset that can destroy the reply.
  */
 #define CONN_LINGER_MS 2000
+/* A reply (a directory's worth of lines) is capped; past it, one ERROR line. */
+#define CONN_OUT_MAX (1u << 20)
+/* Files one SCAN of a directory may reach. */
+#define CONN_MAX_FILES 100000
 
 /* A unix or TCP stream, seen as whichever libuv type the call needs. */
 union sup_stream {
@@ -42,29 +50,49 @@ union sup_stream {
 	uv_pipe_t pipe;
 };
 
+struct sup_listener {
+	union sup_stream h;
+	struct sup_listen_spec spec;
+	char *name;
+	char *unix_path;
+};
+
 struct sup_conn {
 	union sup_stream h;
 	enum conn_state state;
 	struct sup_conn *prev, *next;
+	struct sup_listener *l;
 	uv_timer_t timer;          /* read timeouts, linger */
 	uv_shutdown_t sreq;
 	int handles;               /* open uv handles: stream + timer */
 	int linger;                /* discard input after the reply is written */
 	int job_pending;           /* the pool holds conn->job */
 	int gone;                  /* handle closed while the job was pending */
+	int have_peer;             /* unix socket: the client's credentials */
+	struct sup_peer peer;
+	/* the request being served */
+	enum sup_cmd cmd;
 	char delim;
+	int wire;                  /* un-stuff SMTP wire form before scanning */
+	int session;               /* IDSESSION: replies tagged "N: ", kept open */
+	unsigned req_id;           /* this request's number in the session */
+	unsigned next_id;
+	uint64_t t_cmd;            /* when the command was read */
 	size_t cmdlen;
 	struct sup_instream is;
 	struct sup_job job;
+	/* path scans: the files, the next one, what was reported */
+	struct sup_pathlist files;
+	size_t fnext;
+	char *top;                 /* the path as the client wrote it */
+	int top_is_dir;
+	unsigned reported;
+	int stop;                  /* SCAN of a directory: the first virus ends it */
+	/* the reply, written in one go */
+	char *out;
+	size_t outlen, outcap;
 	uv_write_t wreq;
-	char reply[IPC_NAME_MAX + 192];
-	char cmd[SUP_CLAMD_CMD_MAX + 1];
-};
-
-struct sup_listener {
-	union sup_stream h;
-	char *name;
-	char *unix_path;
+	char cmd_buf[SUP_CLAMD_CMD_MAX + 1];
 };
 
 static struct {
@@ -83,11 +111,25 @@ static struct {
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void conn_reply(struct sup_conn *c, const char *text, size_t len);
+static void conn_commands(struct sup_conn *c);
+static void path_next(struct sup_conn *c);
+
+static void conn_request_reset(struct sup_conn *c)
+{
+	ipc_gather_put(&c->job.buf);
+	sup_path_list_free(&c->files);
+	free(c->top);
+	c->top = NULL;
+	c->fnext = 0;
+	c->reported = 0;
+	c->stop = 0;
+	c->wire = 0;
+}
 
 static void conn_free(struct sup_conn *c)
 {
-	ipc_gather_put(&c->job.buf);
+	conn_request_reset(c);
+	free(c->out);
 	free(c);
 }
 
@@ -132,23 +174,56 @@ static void conn_close(struct sup_conn *c)
 	uv_close((uv_handle_t *)&c->timer, conn_closed);
 }
 
-static void conn_timeout(uv_timer_t *t)
-{
-	struct sup_conn *c = t->data;
+/* ---- the reply: lines collected, then written in one go ---- */
 
-	switch (c->state) {
-	case C_CMD:
-	case C_STREAM:
-		/* clamd's words, and always a newline, whatever the command form. */
-		plat_log(PLAT_LOG_INFO, "client_timeout", "state=%s", c->state == C_CMD ? "command" : "stream");
-		c->linger = 1;
-		conn_reply(c, "COMMAND READ TIMED OUT\n", 23);
+static void out_vadd(struct sup_conn *c, const char *fmt, va_list ap) PLAT_PRINTF(2, 0);
+
+static void out_vadd(struct sup_conn *c, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || c->outlen + (size_t)n + 1 > CONN_OUT_MAX)
 		return;
-	default:
-		conn_close(c);  /* linger over, or a write that never drains */
-		return;
+	if (c->outlen + (size_t)n + 1 > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 256;
+		char *p;
+		while (cap < c->outlen + (size_t)n + 1)
+			cap *= 2;
+		if ((p = realloc(c->out, cap)) == NULL)
+			return;
+		c->out = p;
+		c->outcap = cap;
 	}
+	vsnprintf(c->out + c->outlen, c->outcap - c->outlen, fmt, ap);
+	c->outlen += (size_t)n;  /* the text may hold '\0' delimiters: length-based */
 }
+
+static void PLAT_PRINTF(2, 3) out_add(struct sup_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_vadd(c, fmt, ap);
+	va_end(ap);
+}
+
+/* One reply line: the session tag, the text, the delimiter. */
+static void PLAT_PRINTF(2, 3) out_line(struct sup_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->session)
+		out_add(c, "%u: ", c->req_id);
+	va_start(ap, fmt);
+	out_vadd(c, fmt, ap);
+	va_end(ap);
+	out_add(c, "%c", c->delim);
+}
+
 
 static void conn_shutdown_done(uv_shutdown_t *req, int status)
 {
@@ -156,62 +231,148 @@ static void conn_shutdown_done(uv_shutdown_t *req, int status)
 	(void)status;
 }
 
+static void conn_timeout(uv_timer_t *t);
+
+/* After a reply: close, linger, or (in a session) read the next command. */
 static void reply_written(uv_write_t *req, int status)
 {
 	struct sup_conn *c = req->data;
 
-	if (status < 0 || !c->linger || c->state == C_CLOSING) {
+	c->outlen = 0;
+	if (status < 0 || c->state == C_CLOSING) {
 		conn_close(c);
 		return;
 	}
-	c->state = C_LINGER;
-	uv_timer_start(&c->timer, conn_timeout, CONN_LINGER_MS, 0);
-	if (uv_shutdown(&c->sreq, &c->h.stream, conn_shutdown_done) < 0 ||
-	    uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0)
+	if (c->linger) {
+		c->state = C_LINGER;
+		uv_timer_start(&c->timer, conn_timeout, CONN_LINGER_MS, 0);
+		if (uv_shutdown(&c->sreq, &c->h.stream, conn_shutdown_done) < 0 ||
+		    uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0)
+			conn_close(c);
+		return;
+	}
+	if (!c->session || L.stopping) {
 		conn_close(c);
+		return;
+	}
+	c->state = C_CMD;
+	uv_timer_start(&c->timer, conn_timeout, (uint64_t)L.cfg->command_read_timeout * 1000, 0);
+	if (uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_commands(c);  /* commands the client already sent */
 }
 
-/* One reply, one write, then close. */
-static void conn_reply(struct sup_conn *c, const char *text, size_t len)
+/* The request is answered: everything collected goes out in one write. */
+static void conn_send(struct sup_conn *c)
 {
 	uv_buf_t b;
 
 	if (c->state == C_CLOSING)
 		return;
-	if (len > sizeof(c->reply))
-		len = sizeof(c->reply);
-	memcpy(c->reply, text, len);
-	b = uv_buf_init(c->reply, (unsigned)len);
+	conn_request_reset(c);
 	c->state = C_REPLY;
 	uv_read_stop(&c->h.stream);
 	uv_timer_stop(&c->timer);
+	if (c->outlen == 0) {
+		reply_written(&c->wreq, 0);
+		return;
+	}
+	b = uv_buf_init(c->out, (unsigned)c->outlen);
 	c->wreq.data = c;
 	if (uv_write(&c->wreq, &c->h.stream, &b, 1, reply_written) < 0)
 		conn_close(c);
 }
 
-static void conn_replyf(struct sup_conn *c, const char *fmt, ...) PLAT_PRINTF(2, 3);
-
-static void conn_replyf(struct sup_conn *c, const char *fmt, ...)
+static void out_bytes(struct sup_conn *c, const char *p, size_t n)
 {
-	char buf[sizeof(c->reply)];
-	va_list ap;
-	int n;
+	if (c->session)
+		out_add(c, "%u: ", c->req_id);
+	if (c->outlen + n + 1 > CONN_OUT_MAX)
+		return;
+	if (c->outlen + n + 1 > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 256;
+		char *q;
+		while (cap < c->outlen + n + 1)
+			cap *= 2;
+		if ((q = realloc(c->out, cap)) == NULL)
+			return;
+		c->out = q;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, p, n);
+	c->outlen += n;
+}
 
+static void PLAT_PRINTF(2, 3) conn_replyf(struct sup_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->session)
+		out_add(c, "%u: ", c->req_id);
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	out_vadd(c, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	conn_reply(c, buf, (size_t)n);  /* may hold a '\0' delimiter: length-based */
+	out_add(c, "%c", c->delim);
+	conn_send(c);
+}
+
+static void conn_timeout(uv_timer_t *t)
+{
+	struct sup_conn *c = t->data;
+
+	switch (c->state) {
+	case C_CMD:
+		if (c->session && c->cmdlen == 0) {
+			conn_close(c);  /* an idle session just ends, as clamd's does */
+			return;
+		}
+		/* fall through */
+	case C_STREAM:
+	case C_FILDES:
+		/* clamd's words, and always a newline, whatever the command form. */
+		plat_log(PLAT_LOG_INFO, "client_timeout", "state=%s", c->state == C_CMD ? "command" : "stream");
+		c->linger = 1;
+		c->session = 0;
+		c->outlen = 0;
+		out_add(c, "COMMAND READ TIMED OUT\n");
+		conn_send(c);
+		return;
+	default:
+		conn_close(c);  /* linger over, or a write that never drains */
+		return;
+	}
+}
+
+static const char *engine_of(const struct sup_verdict *v, char *buf, size_t len)
+{
+	if (v->status == IPC_ERROR && v->engine_code >= 100)
+		return "avwarden";
+	snprintf(buf, len, "ClamAV/%s", sup_pool_engine_version());
+	return buf;
+}
+
+/* A path scan's file is answered: report it (or not). */
+static void path_done(struct sup_conn *c, const struct sup_verdict *v, const char *name)
+{
+	char line[IPC_NAME_MAX + 4400];
+
+	/* Inside a directory clean files are not listed; the directory is, once. */
+	if (v->status == IPC_CLEAN && c->top_is_dir)
+		return;
+	if (sup_clamd_format_path(v, name, line, sizeof(line)) < 0)
+		return;
+	out_line(c, "%s", line);
+	c->reported++;
+	if (v->status != IPC_CLEAN && v->status != IPC_ERROR && c->stop)
+		c->fnext = c->files.n;  /* SCAN: the first virus ends it */
 }
 
 static void job_done(struct sup_job *job, const struct sup_verdict *v)
 {
 	struct sup_conn *c = job->ctx;
-	char buf[sizeof(c->reply)];
+	char line[IPC_NAME_MAX + 4400], eng[80];
 	int n;
 
 	c->job_pending = 0;
@@ -219,85 +380,395 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 		conn_free(c);
 		return;
 	}
-	n = sup_clamd_format_result(v, c->delim, buf, sizeof(buf));
+	ipc_gather_put(&c->job.buf);
+	switch (c->cmd) {
+	case SUP_CMD_AVWINSTREAM:
+		n = sup_avw_format_result(v, engine_of(v, eng, sizeof(eng)), c->delim, line, sizeof(line));
+		break;
+	case SUP_CMD_INSTREAM:
+		n = sup_clamd_format_result(v, c->delim, line, sizeof(line));
+		break;
+	case SUP_CMD_FILDES:
+		n = sup_clamd_format_path(v, c->top != NULL ? c->top : "fd[?]", line, sizeof(line));
+		if (n >= 0 && (size_t)n + 1 < sizeof(line))
+			line[n++] = c->delim;
+		break;
+	default:
+		path_done(c, v, c->files.files[c->fnext - 1]);
+		path_next(c);
+		return;
+	}
 	if (n < 0)
-		n = snprintf(buf, sizeof(buf), "stream: Unspecified error ERROR%c", c->delim);
-	conn_reply(c, buf, (size_t)n);
+		n = snprintf(line, sizeof(line), "stream: Unspecified error ERROR%c", c->delim);
+	out_bytes(c, line, (size_t)n);
+	conn_send(c);
+}
+
+static void job_submit(struct sup_conn *c, size_t len)
+{
+	c->job.len = len;
+	c->job.id = ++L.next_job_id;
+	c->job.done = job_done;
+	c->job.ctx = c;
+	c->job.have_hash = 0;
+	c->job.blame = 0;
+	c->job_pending = 1;
+	c->state = C_SCANNING;
+	sup_pool_submit(&c->job);
 }
 
 static void stream_complete(struct sup_conn *c)
 {
 	uv_read_stop(&c->h.stream);
 	uv_timer_stop(&c->timer);
-	c->job.len = c->is.len;
-	c->state = C_SCANNING;
-	c->job.id = ++L.next_job_id;
-	c->job.done = job_done;
-	c->job.ctx = c;
-	c->job_pending = 1;
-	sup_pool_submit(&c->job);
+	if (c->wire)
+		c->is.len = sup_unstuff(c->is.base, c->is.len);
+	job_submit(c, c->is.len);
 }
 
-static void stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
+/* Returns how many bytes of p it consumed. */
+static size_t stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 {
+	size_t before = c->is.fed;
+
 	switch (sup_instream_feed(&c->is, p, n)) {
 	case SUP_INSTREAM_MORE:
-		return;
+		return n;
 	case SUP_INSTREAM_DONE:
 		stream_complete(c);
-		return;
+		return c->is.fed - before;
 	default:
 		plat_log(PLAT_LOG_WARN, "size_limit", "max_message_size=%" PRIu64 " received=%zu "
 		    "fix=\"raise max_message_size if such mail is legitimate\"",
 		    L.cfg->max_message_size, c->is.len);
 		c->linger = 1;
-		conn_replyf(c, "INSTREAM size limit exceeded. ERROR%c", c->delim);
+		c->session = 0;
 		ipc_gather_put(&c->job.buf);
+		if (c->cmd == SUP_CMD_AVWINSTREAM)
+			conn_replyf(c, "avw: ERROR %d avwarden INSTREAM size limit exceeded", IPC_CODE_TOO_LARGE);
+		else
+			conn_replyf(c, "INSTREAM size limit exceeded. ERROR");
+		return n;
+	}
+}
+
+/* A file's bytes (FILDES, or one file of a path scan) become a job. */
+static int file_job(struct sup_conn *c, int fd)
+{
+	size_t len = 0;
+	int rc = sup_fd_read_all(fd, &c->job.buf, L.cfg->max_message_size, &len);
+
+	if (rc < 0) {
+		ipc_gather_put(&c->job.buf);
+		return rc;
+	}
+	job_submit(c, len);
+	return 0;
+}
+
+static void path_error(struct sup_conn *c, const char *name, int err)
+{
+	if (err == -EFTYPE_AVW)
+		out_line(c, "%s: Not supported file type ERROR", name);
+	else if (err == -EFBIG)
+		out_line(c, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, L.cfg->max_message_size);
+	else if (err == -EPERM && geteuid() != 0)
+		out_line(c, "%s: Path scans of another user's files need avwarden to run as root ERROR", name);
+	else
+		out_line(c, "%s: File path check failure: %s. ERROR", name, strerror(-err));
+	c->reported++;
+}
+
+/* Scans the next file of a path request, or finishes the reply. */
+static void path_next(struct sup_conn *c)
+{
+	while (c->fnext < c->files.n && c->state != C_CLOSING) {
+		const char *name = c->files.files[c->fnext++];
+		int fd, is_dir, rc;
+		rc = sup_path_open(&c->peer, name, &fd, &is_dir);
+		if (rc == 0 && is_dir) {
+			close(fd);
+			continue;  /* listed as a file, a directory now: skipped */
+		}
+		if (rc == 0) {
+			rc = file_job(c, fd);
+			close(fd);
+			if (rc == 0)
+				return;  /* job_done comes back here */
+		}
+		path_error(c, name, rc);
+	}
+	if (c->top_is_dir && c->reported == 0)
+		out_line(c, "%s: OK", c->top);
+	conn_send(c);
+}
+
+static void path_request(struct sup_conn *c, const struct sup_cmd_req *req)
+{
+	int fd = -1, rc;
+
+	c->top = strndup(c->cmd_buf + req->arg_off, req->arg_len);
+	if (c->top == NULL) {
+		conn_replyf(c, "Out of memory ERROR");
 		return;
 	}
+	if (!c->have_peer) {
+		/* TCP carries no credentials: nothing says what the client may read. */
+		conn_replyf(c, "%s: Path scans need a unix socket (no client credentials over TCP); use INSTREAM ERROR",
+		    c->top);
+		return;
+	}
+	c->stop = c->cmd == SUP_CMD_SCAN || c->cmd == SUP_CMD_ALLMATCHSCAN;
+	rc = sup_path_open(&c->peer, c->top, &fd, &c->top_is_dir);
+	if (rc < 0) {
+		path_error(c, c->top, rc);
+		conn_send(c);
+		return;
+	}
+	if (c->top_is_dir) {
+		rc = sup_path_list(&c->peer, fd, c->top, CONN_MAX_FILES, &c->files);
+		close(fd);
+		if (rc < 0 && rc != -E2BIG) {
+			path_error(c, c->top, rc);
+			conn_send(c);
+			return;
+		}
+		if (rc == -E2BIG)
+			out_line(c, "%s: Too many files (more than %u) ERROR", c->top, CONN_MAX_FILES);
+		plat_log(PLAT_LOG_INFO, "path_scan", "uid=%d path=\"%s\" files=%zu", (int)c->peer.uid, c->top, c->files.n);
+		path_next(c);
+		return;
+	}
+	/* One file: its own list of one, already open. */
+	c->files.files = calloc(1, sizeof(char *));
+	if (c->files.files == NULL || (c->files.files[0] = strdup(c->top)) == NULL) {
+		close(fd);
+		conn_replyf(c, "Out of memory ERROR");
+		return;
+	}
+	c->files.n = c->files.cap = 1;
+	c->fnext = 1;
+	rc = file_job(c, fd);
+	close(fd);
+	if (rc < 0) {
+		path_error(c, c->top, rc);
+		conn_send(c);
+	}
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Takes the next passed descriptor out of libuv (which hands them out only
+ * as handles) and keeps a copy; -1 if none. */
+static int take_passed_fd(struct sup_conn *c)
+{
+	uv_pipe_t *tmp = malloc(sizeof(*tmp));
+	int fd, own = -1;
+
+	if (tmp == NULL)
+		return -1;
+	if (uv_pipe_init(L.loop, tmp, 0) < 0) {
+		free(tmp);
+		return -1;
+	}
+	if (uv_accept(&c->h.stream, (uv_stream_t *)tmp) == 0 && uv_fileno((uv_handle_t *)tmp, &fd) == 0)
+		own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	uv_close((uv_handle_t *)tmp, free_handle);  /* closes libuv's copy */
+	return own;
+}
+
+/* FILDES: the descriptor rides with the byte after the command. */
+static void fildes_receive(struct sup_conn *c)
+{
+	char name[32];
+	struct stat st;
+	int fd, rc;
+
+	if (uv_pipe_pending_count(&c->h.pipe) == 0)
+		return;  /* not yet */
+	fd = take_passed_fd(c);
+	while (uv_pipe_pending_count(&c->h.pipe) > 0) {
+		int extra = take_passed_fd(c);  /* more than one: closed, unread */
+		if (extra < 0)
+			break;
+		close(extra);
+	}
+	snprintf(name, sizeof(name), "fd[%d]", fd);
+	free(c->top);
+	c->top = strdup(name);
+	uv_read_stop(&c->h.stream);
+	uv_timer_stop(&c->timer);
+	if (fd < 0) {
+		conn_replyf(c, "%s: Cannot receive the descriptor ERROR", name);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		conn_replyf(c, "%s: Not a regular file ERROR", name);
+		return;
+	}
+	rc = file_job(c, fd);
+	close(fd);
+	if (rc < 0) {
+		path_error(c, name, rc);
+		conn_send(c);
+	}
+}
+
+static void stats_reply(struct sup_conn *c)
+{
+	struct sup_pool_info pi;
+	sup_pool_describe(&pi);
+	/* clamd's layout; the figures are avwarden's own (the STATS line: how
+	 * long this command took, as clamd's per-thread line does). */
+	if (c->session)
+		out_add(c, "%u: ", c->req_id);
+	out_add(c, "POOLS: 1\n\nSTATE: VALID PRIMARY\n"
+	    "THREADS: live %u  idle %u max %u idle-timeout %u\n"
+	    "QUEUE: %zu items\n\tSTATS %.6f \n\n"
+	    "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used N/A pools_total N/A\n"
+	    "END%c", pi.busy + pi.idle, pi.idle, L.cfg->max_concurrency, L.cfg->command_read_timeout,
+	    pi.queue_depth, (double)(plat_now_ns() - c->t_cmd) / 1e9, c->delim);
+	conn_send(c);
 }
 
 static void run_command(struct sup_conn *c, const struct sup_cmd_req *req)
 {
-	size_t left = c->cmdlen - req->consumed;
 	int rc;
 
 	c->delim = req->delim;
+	c->cmd = req->cmd;
+	c->t_cmd = plat_now_ns();
+	if (c->session) {
+		c->req_id = ++c->next_id;
+		/* clamd: inside a session only z/n commands, and not these. */
+		if (req->legacy || req->cmd == SUP_CMD_IDSESSION || req->cmd == SUP_CMD_SHUTDOWN ||
+		    req->cmd == SUP_CMD_RELOAD || req->cmd == SUP_CMD_UNKNOWN) {
+			out_add(c, "%u: Command invalid inside IDSESSION. ERROR%c", c->req_id, c->delim);
+			c->session = 0;
+			conn_send(c);
+			return;
+		}
+	}
 	switch (req->cmd) {
 	case SUP_CMD_PING:
-		conn_replyf(c, "PONG%c", c->delim);
+		conn_replyf(c, "PONG");
 		return;
 	case SUP_CMD_VERSION:
-		conn_replyf(c, "ClamAV %s%c", sup_pool_engine_version(), c->delim);
+		conn_replyf(c, "ClamAV %s", sup_pool_engine_version());
+		return;
+	case SUP_CMD_VERSIONCOMMANDS:
+		conn_replyf(c, "ClamAV %s| COMMANDS: %s", sup_pool_engine_version(), sup_clamd_command_list());
+		return;
+	case SUP_CMD_STATS:
+		stats_reply(c);
+		return;
+	case SUP_CMD_IDSESSION:
+		c->session = 1;
+		c->next_id = 0;
+		return;  /* no reply; commands follow */
+	case SUP_CMD_END:
+		c->session = 0;
+		conn_send(c);  /* nothing to say: the connection closes */
 		return;
 	case SUP_CMD_RELOAD:
 		/* clamd answers at once and reloads in the background; so do we,
 		 * by generations: scans go on meanwhile. */
-		conn_replyf(c, "RELOADING%c", c->delim);
 		sup_pool_reload("clamd RELOAD command", NULL, NULL);
+		conn_replyf(c, "RELOADING");
 		return;
 	case SUP_CMD_SHUTDOWN:
 		conn_close(c);
 		sup_shutdown("SHUTDOWN command from a client");
 		return;
+	case SUP_CMD_SCAN:
+	case SUP_CMD_CONTSCAN:
+	case SUP_CMD_MULTISCAN:
+	case SUP_CMD_ALLMATCHSCAN:
+		uv_read_stop(&c->h.stream);
+		uv_timer_stop(&c->timer);
+		c->state = C_SCANNING;
+		path_request(c, req);
+		return;
+	case SUP_CMD_FILDES:
+		if (c->l->unix_path == NULL) {
+			conn_replyf(c, "FILDES needs a unix socket ERROR");
+			return;
+		}
+		c->state = C_FILDES;
+		fildes_receive(c);
+		return;
+	case SUP_CMD_AVWINSTREAM:
 	case SUP_CMD_INSTREAM:
+		c->wire = c->l->spec.wire;
+		if (req->cmd == SUP_CMD_AVWINSTREAM && req->arg_len > 0) {
+			if (req->arg_len != 4 || memcmp(c->cmd_buf + req->arg_off, "WIRE", 4) != 0) {
+				c->session = 0;
+				conn_replyf(c, "UNKNOWN COMMAND");
+				return;
+			}
+			c->wire = 1;
+		}
 		rc = ipc_gather_get(&c->job.buf, L.cfg->max_message_size + SUP_INSTREAM_SLACK);
 		if (rc < 0) {
 			plat_log(PLAT_LOG_ERROR, "job_buffer", "error=\"%s\"", strerror(-rc));
-			conn_replyf(c, "stream: %s ERROR%c", ipc_engine_strerror(20 /* CL_EMEM */), c->delim);
+			conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
 			return;
 		}
 		sup_instream_init(&c->is, c->job.buf.base, L.cfg->max_message_size);
 		c->state = C_STREAM;
 		uv_timer_start(&c->timer, conn_timeout, (uint64_t)L.cfg->read_timeout * 1000, 0);
-		/* Chunk bytes that came with the command line: copied once. */
-		if (left > 0)
-			stream_feed(c, (const unsigned char *)c->cmd + req->consumed, left);
 		return;
 	case SUP_CMD_UNKNOWN:
 	default:
-		conn_replyf(c, "UNKNOWN COMMAND%c", c->delim);
+		c->session = 0;
+		conn_replyf(c, "UNKNOWN COMMAND");
 		return;
+	}
+}
+
+/*
+ * Runs whole commands in the buffer, one request at a time: a session may
+ * send several at once, and an INSTREAM's chunks may follow its command in
+ * the same read. Stops when a request is under way or more input is needed.
+ */
+static void conn_commands(struct sup_conn *c)
+{
+	struct sup_cmd_req req;
+	int rc;
+
+	while (c->state == C_CMD && c->cmdlen > 0) {
+		rc = sup_clamd_parse(c->cmd_buf, c->cmdlen, &req);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			/* Like clamd: a command that never ends is dropped unanswered. */
+			plat_log(PLAT_LOG_WARN, "bad_command", "reason=\"no terminator within %d bytes\"", SUP_CLAMD_CMD_MAX);
+			conn_close(c);
+			return;
+		}
+		run_command(c, &req);
+		if (c->state == C_CLOSING)
+			return;
+		/* Arguments were copied out by now: drop the line. */
+		memmove(c->cmd_buf, c->cmd_buf + req.consumed, c->cmdlen - req.consumed);
+		c->cmdlen -= req.consumed;
+		if (c->state == C_STREAM && c->cmdlen > 0) {
+			/* Chunk bytes that came with the command line: copied once. */
+			size_t used = stream_feed(c, (const unsigned char *)c->cmd_buf, c->cmdlen);
+			memmove(c->cmd_buf, c->cmd_buf + used, c->cmdlen - used);
+			c->cmdlen -= used;
+		}
+		if (c->state == C_FILDES && c->cmdlen > 0) {
+			/* The byte the descriptor came with. */
+			memmove(c->cmd_buf, c->cmd_buf + 1, c->cmdlen - 1);
+			c->cmdlen--;
+		}
+		if (!c->session && c->state != C_CMD)
+			c->cmdlen = 0;  /* outside a session nothing follows a request */
 	}
 }
 
@@ -308,7 +779,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 	(void)suggested;
 	if (c->state == C_CMD && c->cmdlen < SUP_CLAMD_CMD_MAX) {
-		*buf = uv_buf_init(c->cmd + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
+		*buf = uv_buf_init(c->cmd_buf + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
 	} else if (c->state == C_STREAM) {
 		unsigned char *p;
 		size_t n, off;
@@ -337,11 +808,18 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct sup_conn *c = s->data;
-	struct sup_cmd_req req;
-	int rc;
 
 	if (nread == 0)
 		return;
+	if (nread == UV_ENOBUFS && c->state == C_STREAM) {
+		/* No memory for the message: say so rather than vanish. */
+		plat_log(PLAT_LOG_ERROR, "job_buffer", "error=\"cannot grow the message buffer\" received=%zu", c->is.len);
+		c->linger = 1;
+		c->session = 0;
+		ipc_gather_put(&c->job.buf);
+		conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
+		return;
+	}
 	if (nread < 0) {
 		/* EOF or error before a whole request: nothing to answer. */
 		conn_close(c);
@@ -352,27 +830,34 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	switch (c->state) {
 	case C_CMD:
 		c->cmdlen += (size_t)nread;
-		rc = sup_clamd_parse(c->cmd, c->cmdlen, &req);
-		if (rc < 0) {
-			/* Like clamd: a command that never ends is dropped unanswered. */
-			plat_log(PLAT_LOG_WARN, "bad_command", "reason=\"no terminator within %d bytes\"", SUP_CLAMD_CMD_MAX);
-			conn_close(c);
-		} else if (rc > 0)
-			run_command(c, &req);
+		conn_commands(c);
 		return;
 	case C_STREAM:
 		stream_feed(c, (const unsigned char *)buf->base, (size_t)nread);
+		return;
+	case C_FILDES:
+		fildes_receive(c);
 		return;
 	default:
 		return;  /* bytes after a complete request are ignored */
 	}
 }
 
+static int peer_allowed(const struct sup_listener *l, const struct sockaddr_storage *ss)
+{
+	if (l->spec.nallow == 0)
+		return 1;
+	for (unsigned i = 0; i < l->spec.nallow; i++)
+		if (sup_cidr_match(&l->spec.allow[i], (const struct sockaddr *)ss))
+			return 1;
+	return 0;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct sup_listener *l = server->data;
 	struct sup_conn *c;
-	int rc;
+	int rc, fd;
 
 	if (status < 0) {
 		plat_log(PLAT_LOG_WARN, "accept", "listen=%s error=\"%s\"", l->name, uv_strerror(status));
@@ -388,8 +873,10 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->timer.data = c;
+	c->l = l;
+	/* Unix connections can carry descriptors (FILDES): an IPC pipe. */
 	if (l->unix_path)
-		rc = uv_pipe_init(L.loop, &c->h.pipe, 0);
+		rc = uv_pipe_init(L.loop, &c->h.pipe, 1);
 	else
 		rc = uv_tcp_init(L.loop, &c->h.tcp);
 	if (rc < 0) {
@@ -407,8 +894,31 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (!l->unix_path)
+	if (l->unix_path) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (uv_fileno(&c->h.handle, &fd) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred)) {
+			c->peer = (struct sup_peer){ cred.uid, cred.gid, cred.pid };
+			c->have_peer = 1;
+		}
+	} else {
+		struct sockaddr_storage ss;
+		int sl = sizeof(ss);
+		char ip[64] = "?";
+		memset(&ss, 0, sizeof(ss));
 		uv_tcp_nodelay(&c->h.tcp, 1);
+		if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &sl) < 0 || !peer_allowed(l, &ss)) {
+			if (ss.ss_family == AF_INET)
+				uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+			else if (ss.ss_family == AF_INET6)
+				uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+			plat_log(PLAT_LOG_WARN, "client_refused", "listen=%s client=%s reason=\"not in the listener's allow= list\"",
+			    l->name, ip);
+			conn_close(c);
+			return;
+		}
+	}
 	c->state = C_CMD;
 	uv_timer_start(&c->timer, conn_timeout, (uint64_t)L.cfg->command_read_timeout * 1000, 0);
 	if (uv_read_start(&c->h.stream, conn_alloc, conn_read) < 0)
@@ -460,39 +970,56 @@ int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode
 
 static int listen_one(struct sup_listener *l, const char *spec, char *err, size_t errlen)
 {
+	struct sup_listen_spec *sp = &l->spec;
+	char why[256];
 	int rc;
 
 	l->name = strdup(spec);
-	if (strncmp(spec, "unix:", 5) == 0) {
-		l->unix_path = strdup(spec + 5);
-		/* clamd's LocalSocketMode default in Debian: MTAs run as other users. */
-		rc = sup_unix_listen(L.loop, &l->h.pipe, l->unix_path, 0666, err, errlen);
+	if (sup_listen_parse(spec, sp, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "listen %s: %s", spec, why);
+		return -EINVAL;
+	}
+	if (sp->is_unix) {
+		uid_t uid = (uid_t)-1;
+		gid_t gid = (gid_t)-1;
+		if (sp->owner[0] != '\0') {
+			struct passwd *pw = getpwnam(sp->owner);
+			if (pw == NULL) {
+				snprintf(err, errlen, "listen %s: no user %s", spec, sp->owner);
+				return -ENOENT;
+			}
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
+		}
+		if (sp->group[0] != '\0') {
+			struct group *gr = getgrnam(sp->group);
+			if (gr == NULL) {
+				snprintf(err, errlen, "listen %s: no group %s", spec, sp->group);
+				return -ENOENT;
+			}
+			gid = gr->gr_gid;
+		}
+		l->unix_path = strdup(sp->path);
+		rc = sup_unix_listen(L.loop, &l->h.pipe, l->unix_path, (int)sp->mode, err, errlen);
 		if (rc < 0)
 			return rc;
-	} else {
-		char host[128];
-		const char *hp = spec + 4, *colon = strrchr(hp, ':');
-		struct sockaddr_storage ss;
-		size_t hl = (size_t)(colon - hp);
-		int port = atoi(colon + 1);
-
-		if (hl >= sizeof(host)) {
-			snprintf(err, errlen, "listen %s: address too long", spec);
-			return -EINVAL;
+		if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(l->unix_path, uid, gid) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "listen %s: cannot chown: %s", spec, strerror(errno));
+			return rc;
 		}
-		memcpy(host, hp, hl);
-		host[hl] = '\0';
-		if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-			host[hl - 1] = '\0';
-			rc = uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)&ss);
-		} else
-			rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+	} else {
+		struct sockaddr_storage ss;
+		if (strchr(sp->host, ':') != NULL)
+			rc = uv_ip6_addr(sp->host, sp->port, (struct sockaddr_in6 *)&ss);
+		else
+			rc = uv_ip4_addr(sp->host, sp->port, (struct sockaddr_in *)&ss);
 		if (rc < 0) {
-			snprintf(err, errlen, "listen %s: not an IP address: %s", spec, host);
+			snprintf(err, errlen, "listen %s: not an IP address: %s", spec, sp->host);
 			return rc;
 		}
 		if ((rc = uv_tcp_init(L.loop, &l->h.tcp)) < 0 ||
-		    (rc = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss, 0)) < 0) {
+		    (rc = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss, strchr(sp->host, ':') ? UV_TCP_IPV6ONLY : 0)) < 0) {
 			snprintf(err, errlen, "cannot bind %s: %s", spec, uv_strerror(rc));
 			return rc;
 		}
@@ -504,6 +1031,9 @@ static int listen_one(struct sup_listener *l, const char *spec, char *err, size_
 		return rc;
 	}
 	plat_log(PLAT_LOG_INFO, "listen", "address=%s", spec);
+	if (!sp->is_unix && sp->nallow == 0 && strcmp(sp->host, "127.0.0.1") != 0 && strcmp(sp->host, "::1") != 0)
+		plat_log(PLAT_LOG_WARN, "listen_open", "address=%s reason=\"any host that reaches it can scan, "
+		    "RELOAD and SHUTDOWN\" fix=\"add allow=NETWORK/BITS to the listen entry\"", spec);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "clamd.h"
@@ -51,6 +52,32 @@ struct sup_config {
 	int syslog;                    /* copy the scanner log to syslog */
 	int syslog_facility;           /* LOG_MAIL etc. */
 };
+
+/* One `listen` entry, with its options (see sup_listen_parse). */
+struct sup_cidr {
+	int family;               /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;
+};
+#define SUP_LISTEN_ALLOW_MAX 16
+struct sup_listen_spec {
+	int is_unix;
+	char path[108];           /* unix */
+	unsigned mode;            /* unix: socket permissions (0666) */
+	char owner[64], group[64];
+	char host[64];            /* tcp: IPv4, or IPv6 without brackets */
+	int port;
+	struct sup_cidr allow[SUP_LISTEN_ALLOW_MAX];  /* tcp: clients allowed (none: all) */
+	unsigned nallow;
+	int wire;                 /* streams arrive in SMTP wire form (use_wire_rep) */
+};
+/*
+ * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire]" or
+ * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire]". 0, or -1 with err.
+ */
+int sup_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
+struct sockaddr;
+int sup_cidr_match(const struct sup_cidr *c, const struct sockaddr *sa);
 
 /*
  * Loads path into cfg. On failure returns -1 with "FILE:LINE: message" in
@@ -144,6 +171,28 @@ unsigned sup_pool_respawn_samples(uint64_t *out, unsigned n);
 unsigned sup_pool_overhead_samples(uint64_t *out, unsigned n);
 unsigned sup_pool_busy(void);
 unsigned sup_pool_idle(void);
+
+/* ---- scanpath.c ---- */
+
+struct sup_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+/* Not a regular file or directory: clamd's "Not supported file type". */
+#define EFTYPE_AVW 1001
+struct sup_pathlist {
+	char **files;
+	size_t n, cap;
+};
+/* Opens path as the peer: fd of a regular file or directory, or -errno. */
+int sup_path_open(const struct sup_peer *peer, const char *path, int *fd, int *is_dir);
+/* Regular files under a directory, as the peer; at most max (then -E2BIG
+ * with the list so far). No links followed, clamd's depth limit. */
+int sup_path_list(const struct sup_peer *peer, int dirfd, const char *path, size_t max, struct sup_pathlist *pl);
+void sup_path_list_free(struct sup_pathlist *pl);
+/* Reads fd from offset 0 to EOF into a gather buffer: 0, -EFBIG past max. */
+int sup_fd_read_all(int fd, struct ipc_gather *g, size_t max, size_t *len);
 
 /* ---- listen.c ---- */
 

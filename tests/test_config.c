@@ -96,7 +96,7 @@ struct opt_case {
 	size_t off;
 	struct good def;     /* the default (text unused) */
 	struct good good[8];  /* up to the first NULL text */
-	struct bad bad[12];   /* up to the first NULL text */
+	struct bad bad[16];   /* up to the first NULL text */
 };
 
 #define FIELD(f) offsetof(struct sup_config, f)
@@ -112,14 +112,20 @@ static const struct opt_case cases[] = {
 	{ "listen", F_LIST, FIELD(listen), { NULL, "unix:/run/avwarden/clamd.sock", 0 },
 	  { { "{ \"unix:/run/a.sock\", \"tcp:127.0.0.1:3310\", \"tcp:[::1]:3311\" }",
 	      "unix:/run/a.sock,tcp:127.0.0.1:3310,tcp:[::1]:3311", 0 },
-	    { "\"tcp:localhost:3310\"", "tcp:localhost:3310", 0 },
+	    { "\"tcp:10.0.0.1:3310 allow=10.0.0.0/8,::1 wire\"", "tcp:10.0.0.1:3310 allow=10.0.0.0/8,::1 wire", 0 },
+	    { "\"unix:/run/c.sock mode=0660 owner=root group=root\"", "unix:/run/c.sock mode=0660 owner=root group=root", 0 },
 	    { "{\n  \"unix:/run/b.sock\",  # the MTA's socket\n  \"tcp:0.0.0.0:3310\"\n}",
 	      "unix:/run/b.sock,tcp:0.0.0.0:3310", 0 } },
 	  { { "{}", "listen: at least one address is needed" },
 	    { "{ }", "listen: at least one address is needed" },
 	    { "\"tcp:127.0.0.1\"", NULL }, { "\"udp:1.2.3.4:53\"", NULL },
 	    { "\"unix:relative.sock\"", NULL }, { "\"tcp:127.0.0.1:70000\"", NULL },
-	    { "{ \"unix:/run/ok.sock\", \"nonsense\" }", "nonsense" }, { "\"\"", NULL } } },
+	    { "{ \"unix:/run/ok.sock\", \"nonsense\" }", "nonsense" }, { "\"\"", NULL },
+	    { "\"tcp:localhost:3310\"", "not an IPv4 address" },
+	    { "\"tcp:127.0.0.1:3310 allow=10.0.0.0/33\"", "allow=10.0.0.0/33" },
+	    { "\"tcp:127.0.0.1:3310 mode=0660\"", "unknown option" },
+	    { "\"unix:/run/a.sock mode=0066\"", "owner read/write" },
+	    { "\"unix:/run/a.sock owner=ro;ot\"", "not a user name" } } },
 	{ "control_socket", F_STR, FIELD(control_socket), { NULL, "/run/avwarden/control.sock", 0 },
 	  { { "\"/run/ctl.sock\"", "/run/ctl.sock", 0 } },
 	  { { "\"ctl.sock\"", NULL }, { "\"./run/ctl.sock\"", NULL }, { "\"\"", "must be an absolute path" } } },
