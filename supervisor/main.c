@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,12 @@ int main(int argc, char **argv)
 	if (M.parent > 0 && prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
 		fatal("startup", "step=exit_with_parent");
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Path scans open files with the client's uid and gid (scanpath.c);
+	 * supplementary groups of our own would lend them access they lack.
+	 */
+	if (geteuid() == 0 && setgroups(0, NULL) < 0)
+		fatal("startup", "step=setgroups");
 	M.loop = uv_default_loop();
 
 	if (sup_listen_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
