@@ -162,6 +162,7 @@ integration: all
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
 	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 600 sh tests/protocol.sh $(BUILD)
 	@timeout 120 sh tests/install.sh $(BUILD)
 
 check: deps
@@ -170,6 +171,7 @@ check: deps
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
 	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 600 sh tests/protocol.sh $(BUILD)
 	@timeout 120 sh tests/install.sh $(BUILD)
 	@$(MAKE) --no-print-directory asan
 
@@ -185,6 +187,7 @@ asan:
 	@$(ASAN_ENV) timeout 900 sh tests/integration.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/supervision.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/operations.sh build-asan
+	@$(ASAN_ENV) timeout 900 sh tests/protocol.sh build-asan
 
 bench: deps
 	@$(MAKE) --no-print-directory all

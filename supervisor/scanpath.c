@@ -126,6 +126,10 @@ static int walk(struct sup_pathlist *pl, int dfd, const char *dpath, unsigned de
 			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				rc = walk(pl, sub, path, depth + 1, max);
+			else
+				/* Listed anyway: opening it again reports the error, so
+				 * what could not be read is never silently left out. */
+				rc = pl->n >= max ? -E2BIG : add_file(pl, path);
 		}
 	}
 	closedir(d);

@@ -49,7 +49,19 @@ static int dial(void)
 		char host[64];
 		const char *c = strrchr(addr + 4, ':');
 		struct sockaddr_in sa = { .sin_family = AF_INET };
+		struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
 		snprintf(host, sizeof(host), "%.*s", (int)(c - addr - 4), addr + 4);
+		if (host[0] == '[') {  /* tcp:[::1]:3310 */
+			memmove(host, host + 1, strlen(host));
+			host[strcspn(host, "]")] = '\0';
+			sa6.sin6_port = htons((uint16_t)atoi(c + 1));
+			if (inet_pton(AF_INET6, host, &sa6.sin6_addr) != 1)
+				return -1;
+			fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa6, sizeof(sa6)) < 0)
+				return -1;
+			return fd;
+		}
 		sa.sin_port = htons((uint16_t)atoi(c + 1));
 		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 			return -1;

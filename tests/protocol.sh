@@ -1,0 +1,246 @@
+#!/bin/sh
+# tests/protocol.sh: the whole clamd protocol, side by side with Debian's
+# clamd on the same database: every command's reply must be the same bytes
+# (where a figure is avwarden's own, the layout is compared). Then what
+# clamd has no counterpart for: path scans with the client's credentials,
+# FILDES with a memfd and a pipe, IDSESSION with pipelined commands,
+# malformed and truncated commands, listener options (allow=, IPv6, mode=,
+# owner=, wire) and clamdscan's four modes against clamscan.
+# usage: tests/protocol.sh BUILD_DIR   (root: clamd, setpriv)
+set -u
+SUITE=protocol
+. "$(dirname "$0")/lib.sh"
+
+# wait_for DESCRIPTION COMMAND...: polls a condition (bounded to ~30 s).
+wait_for() {
+	what=$1
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		if [ $i -gt 3000 ]; then
+			echo "     gave up waiting for: $what"
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+q() { printf "$2" | $CLIENT "$1" raw | vis; }
+
+# A database both daemons load: ours, plus a signature that spans a
+# line-start dot, to tell SMTP wire form from the message.
+DB=$T/db
+mkdir -p "$DB"
+cp "$B/db/"* "$DB/"
+printf 'Avwarden.Test.Dot:0:*:%s\n' "$(printf '\n.AVW-DOT-SIGNATURE' | od -An -v -tx1 | tr -d ' \n')" > "$DB/dot.ndb"
+chmod 755 "$DB"
+chmod 644 "$DB/"*
+
+# Samples: a tree with two viruses, a clean tree, a FIFO, a private file.
+S=$T/s
+mkdir -p "$S/tree/sub" "$S/clean/deeper" "$S/private"
+cp "$T/eicar.com" "$S/tree/e2.com"
+cp "$T/eicar.com" "$S/tree/sub/e.com"
+echo hello > "$S/tree/a.txt"
+echo a > "$S/clean/x"
+echo b > "$S/clean/deeper/y"
+mkfifo "$S/fifo"
+cp "$T/eicar.com" "$S/private/secret.com"
+chmod -R a+rX "$S"
+chmod 600 "$S/private/secret.com"
+chmod 700 "$S/private"
+
+###########################################################################
+echo "# Debian's clamd, same database"
+RC=$T/clamd
+mkdir -p "$RC"
+cat > "$RC/clamd.conf" <<CONF
+LocalSocket $RC/clamd.sock
+Foreground yes
+DatabaseDirectory $DB
+User root
+LogFile $RC/clamd.log
+CONF
+clamd -c "$RC/clamd.conf" >"$RC/out" 2>&1 &
+CLAMD_PID=$!
+trap 'kill -9 $CLAMD_PID 2>/dev/null; cleanup' EXIT INT TERM
+wait_for "clamd socket" test -S "$RC/clamd.sock" || { cat "$RC/out"; exit 1; }
+REF=unix:$RC/clamd.sock
+
+write_conf proto "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' \
+	"listen = { \"unix:$T/proto/clamd.sock\", \"tcp:127.0.0.1:37311\", \"tcp:[::1]:37312\",
+	  \"tcp:127.0.0.1:37313 allow=10.0.0.0/8\", \"unix:$T/proto/wire.sock wire\",
+	  \"unix:$T/proto/mta.sock mode=0660 owner=nobody group=nogroup\" }"
+start proto || exit 1
+D=$T/proto
+
+# same NAME REQUEST: the two daemons answer with the same bytes.
+same() {
+	a=$(q "$REF" "$2")
+	b=$(q "$SOCK" "$2")
+	if [ "$a" = "$b" ]; then ok "$1: $b"; else bad "$1" "clamd [$a] avwarden [$b]"; fi
+}
+# same_sorted: the same lines in any order (MULTISCAN scans in parallel).
+same_sorted() {
+	a=$(q "$REF" "$2" | tr '|' '\n' | sort)
+	b=$(q "$SOCK" "$2" | tr '|' '\n' | sort)
+	if [ "$a" = "$b" ]; then ok "$1 (any order)"; else bad "$1" "clamd [$a] avwarden [$b]"; fi
+}
+
+same "zPING" 'zPING\0'
+same "nPING" 'nPING\n'
+same "legacy PING" 'PING\n'
+same "zVERSION" 'zVERSION\0'
+same "nVERSION" 'nVERSION\n'
+same "unknown command" 'zFROBNICATE\0'
+same "SCAN without a path" 'nSCAN\n'
+same "zINSTREAM, EICAR" "zINSTREAM\0\0\0\0\104$(cat "$T/eicar.com" | sed 's/%/%%/g; s/\\/\\\\/g')\0\0\0\0"
+same "nINSTREAM, empty" 'nINSTREAM\n\0\0\0\0'
+same "SCAN, one clean file" "nSCAN $S/tree/a.txt\n"
+same "SCAN, one infected file (z)" "zSCAN $S/tree/e2.com\0"
+same "SCAN, a directory stops at the first virus" "nSCAN $S/tree\n"
+same_sorted "CONTSCAN, every virus" "nCONTSCAN $S/tree\n"
+same_sorted "MULTISCAN, every virus" "nMULTISCAN $S/tree\n"
+same "ALLMATCHSCAN of a file" "zALLMATCHSCAN $S/tree/e2.com\0"
+same "SCAN, a clean tree" "nSCAN $S/clean\n"
+same "CONTSCAN, a clean tree (z)" "zCONTSCAN $S/clean\0"
+same "SCAN, no such file" "nSCAN $S/none\n"
+same "SCAN, a relative path" 'nSCAN relative/path\n'
+same "SCAN, a path with a leading space" "nSCAN  $S/tree/a.txt\n"
+same "legacy SCAN" "SCAN $S/tree/a.txt\n"
+same "IDSESSION: PING, VERSION, SCAN, END" "zIDSESSION\0zPING\0zVERSION\0zSCAN $S/tree/e2.com\0zEND\0"
+same "IDSESSION: a command clamd refuses inside" 'zIDSESSION\0zSHUTDOWNX\0'
+# clamd leaves this unanswered; avwarden says why.
+check "IDSESSION: legacy command inside" "1: Command invalid inside IDSESSION. ERROR" "$(q $SOCK 'zIDSESSION\0PING\n')"
+
+a=$(q "$REF" 'zVERSIONCOMMANDS\0')
+b=$(q "$SOCK" 'zVERSIONCOMMANDS\0')
+[ "${a%%| COMMANDS:*}" = "${b%%| COMMANDS:*}" ] && ok "VERSIONCOMMANDS: same version part" ||
+	bad "VERSIONCOMMANDS version" "clamd [$a] avwarden [$b]"
+missing=""
+for cmd in ${b#*| COMMANDS: }; do
+	cmd=${cmd%|}
+	[ "$cmd" = AVWINSTREAM ] && continue
+	case " ${a#*| COMMANDS: } " in *" $cmd "* | *" $cmd|"*) ;; *) missing="$missing $cmd" ;; esac
+done
+[ -z "$missing" ] && ok "VERSIONCOMMANDS: every command listed is one clamd has" ||
+	bad "VERSIONCOMMANDS lists unknown commands" "$missing"
+shape() { sed 's/[0-9][0-9.]*/N/g; s/\tIDLE N ~//g'; }
+a=$(q "$REF" 'zSTATS\0' | tr '\n' '~' | shape)
+b=$(q "$SOCK" 'zSTATS\0' | tr '\n' '~' | shape)
+# clamd lists its threads' pools_used in MB; avwarden has no such pool.
+a=$(echo "$a" | sed 's/pools_used NM pools_total NM/pools_used N\/A pools_total N\/A/')
+check "STATS: clamd's layout" "$a" "$b"
+
+###########################################################################
+echo "# FILDES"
+fildes() {  # SOCKET KIND [FILE]: passes a descriptor of KIND (file, memfd, pipe)
+	python3 - "$@" <<'PY'
+import array, os, socket, sys
+path, kind = sys.argv[1], sys.argv[2]
+if kind == "file":
+    fd = os.open(sys.argv[3], os.O_RDONLY)
+elif kind == "memfd":
+    fd = os.memfd_create("sample")
+    os.write(fd, open(sys.argv[3], "rb").read())
+else:
+    fd, w = os.pipe()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+s.sendall(b"zFILDES\0")
+s.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    out += d
+# The number is the daemon's own descriptor: not comparable.
+import re
+print(re.sub(rb"^fd\[\d+\]", b"fd[N]", out).decode().replace("\0", "|"))
+PY
+}
+for kind in "file $S/tree/a.txt" "file $S/tree/e2.com" "memfd $T/eicar.com" "pipe"; do
+	a=$(fildes "$RC/clamd.sock" $kind)
+	b=$(fildes "$D/clamd.sock" $kind)
+	[ -n "$b" ] && [ "$a" = "$b" ] && ok "FILDES ${kind%% *}: $b" || bad "FILDES $kind" "clamd [$a] avwarden [$b]"
+done
+check "FILDES over TCP" "FILDES needs a unix socket ERROR|" "$(q tcp:127.0.0.1:37311 'zFILDES\0')"
+
+###########################################################################
+echo "# sessions, malformed and truncated commands"
+r=$( { printf 'zIDSESSION\0zINSTREAM\0\0\0\0\104'; cat "$T/eicar.com";
+	printf "\0\0\0\0zPING\0nSCAN $S/clean/x\nzVERSION\0zEND\0"; } | $CLIENT $SOCK raw | vis)
+check "IDSESSION: INSTREAM, PING, SCAN, VERSION pipelined in one write" \
+	"1: stream: Eicar-Test-Signature.UNOFFICIAL FOUND|2: PONG|3: $S/clean/x: OK
+4: ClamAV $(q $SOCK 'nVERSION\n' | sed 's/^ClamAV //')|" "$r"
+check "truncated command: no reply" "" "$(printf 'zSCAN /etc/pass' | $CLIENT $SOCK raw | vis)"
+check "truncated INSTREAM: no reply" "" "$(printf 'zINSTREAM\0\0\0\1\0abc' | $CLIENT $SOCK raw | vis)"
+check "NUL inside a newline command" "UNKNOWN COMMAND" "$(printf 'nSCAN /tmp\0x\n' | $CLIENT $SOCK raw | vis)"
+check "lowercase command" "UNKNOWN COMMAND|" "$(q $SOCK 'zping\0')"
+check "AVWINSTREAM with a bad argument" "UNKNOWN COMMAND|" "$(q $SOCK 'zAVWINSTREAM FOO\0')"
+check "still serving" "PONG|" "$(q $SOCK 'zPING\0')"
+
+###########################################################################
+echo "# path scans run with the client's credentials"
+check "root reads the private file" "$S/private/secret.com: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$(q $SOCK "zSCAN $S/private/secret.com\0")"
+asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+r=$(printf "zSCAN $S/private/secret.com\0" | asnobody $CLIENT $SOCK raw | vis)
+check "nobody cannot have it scanned" "$S/private/secret.com: File path check failure: Permission denied. ERROR|" "$r"
+r=$(printf "zCONTSCAN $S\0" | asnobody $CLIENT $SOCK raw | vis | tr '|' '\n' | sort | tr '\n' '|')
+check "nobody's CONTSCAN skips what it cannot read" \
+	"$S/private: File path check failure: Permission denied. ERROR|$S/tree/e2.com: Eicar-Test-Signature.UNOFFICIAL FOUND|$S/tree/sub/e.com: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$r"
+check "nobody scans a file it can read" "$S/tree/a.txt: OK|" \
+	"$(printf "zSCAN $S/tree/a.txt\0" | asnobody $CLIENT $SOCK raw | vis)"
+ln -s "$S/private/secret.com" "$S/tree/link.com"
+r=$(q $SOCK "zCONTSCAN $S/tree\0" | tr '|' '\n' | grep -c link.com)
+check "links inside a tree are not followed" 0 "$r"
+rm "$S/tree/link.com"
+check "a FIFO is refused, not waited on" "$S/fifo: Not supported file type ERROR|" "$(q $SOCK "zSCAN $S/fifo\0")"
+check "path scans over TCP are refused" \
+	"$S/tree/a.txt: Path scans need a unix socket (no client credentials over TCP); use INSTREAM ERROR|" \
+	"$(q tcp:127.0.0.1:37311 "zSCAN $S/tree/a.txt\0")"
+
+###########################################################################
+echo "# listeners: IPv6, allow=, mode= owner=, wire"
+if [ -e /proc/net/if_inet6 ]; then
+	check "IPv6 listener" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT 'tcp:[::1]:37312' instream "$T/eicar.com" | vis)"
+else
+	bad "IPv6 listener" "this kernel has no IPv6 (/proc/net/if_inet6 missing); the test needs it"
+fi
+check "a client outside allow= gets no reply" "" "$(q tcp:127.0.0.1:37313 'zPING\0')"
+grep -q 'warn client_refused listen=tcp:127.0.0.1:37313 allow=10.0.0.0/8 client=127.0.0.1' "$D/scanner.log" &&
+	ok "and is logged" || bad "refusal logged"
+check "mode= owner= group=" "660 nobody nogroup" "$(stat -c '%a %U %G' "$D/mta.sock")"
+check "the 0666 default" 666 "$(stat -c '%a' "$D/clamd.sock")"
+# An SMTP client stuffs "." to ".." at line starts; the signature needs one dot.
+printf 'Subject: dots\r\n\r\nline\r\n..AVW-DOT-SIGNATURE\r\n.\r\n' > "$T/wire.eml"
+check "wire form, plain INSTREAM: the stuffed dot hides it" "stream: OK|" "$($CLIENT $SOCK instream "$T/wire.eml" | vis)"
+check "wire listener un-stuffs" "stream: Avwarden.Test.Dot.UNOFFICIAL FOUND|" \
+	"$($CLIENT "unix:$D/wire.sock" instream "$T/wire.eml" | vis)"
+size=$(stat -c %s "$T/wire.eml")
+r=$( { printf 'zAVWINSTREAM WIRE\0'; printf "$(printf '\\%03o\\%03o\\%03o\\%03o' 0 0 0 "$size")"; cat "$T/wire.eml"; printf '\0\0\0\0'; } |
+	$CLIENT $SOCK raw | vis)
+check "AVWINSTREAM WIRE un-stuffs, per request" "avw: INFECTED 0 ClamAV/$(q $SOCK 'nVERSION\n' | sed 's/^ClamAV //') Avwarden.Test.Dot.UNOFFICIAL|" "$r"
+
+###########################################################################
+echo "# clamdscan's four modes against clamscan"
+cp -r /usr/share/clamav-testfiles "$T/corpus"
+cp "$T/eicar.com" "$T/clean.eml" "$T/corpus/"
+chmod -R a+rX "$T/corpus"
+printf 'LocalSocket %s\n' "$D/clamd.sock" > "$T/clamdscan.conf"
+want=$(clamscan -d "$DB" --infected --no-summary -r "$T/corpus" | sort)
+clamscan -d "$DB" --infected --no-summary -r "$T/corpus" >/dev/null
+want_rc=$?
+n=$(echo "$want" | grep -c FOUND)
+for mode in "" --stream --fdpass --multiscan; do
+	got=$(clamdscan --config-file="$T/clamdscan.conf" $mode --infected --no-summary "$T/corpus" | sort)
+	clamdscan --config-file="$T/clamdscan.conf" $mode --infected --no-summary "$T/corpus" >/dev/null
+	rc=$?
+	[ "$got" = "$want" ] && [ "$rc" = "$want_rc" ] && ok "clamdscan ${mode:-(plain)}: same $n findings and exit $rc as clamscan" ||
+		{ echo "$want" > "$T/want"; echo "$got" > "$T/got"; bad "clamdscan ${mode:-(plain)}" "$(diff "$T/want" "$T/got" | head -5) rc=$rc want=$want_rc"; }
+done
+
+stop || bad "stopped cleanly"
+finish
