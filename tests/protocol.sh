@@ -180,6 +180,19 @@ check "NUL inside a newline command" "UNKNOWN COMMAND" "$(printf 'nSCAN /tmp\0x\
 check "lowercase command" "UNKNOWN COMMAND|" "$(q $SOCK 'zping\0')"
 check "AVWINSTREAM with a bad argument" "UNKNOWN COMMAND|" "$(q $SOCK 'zAVWINSTREAM FOO\0')"
 check "still serving" "PONG|" "$(q $SOCK 'zPING\0')"
+fds() { ls /proc/$DAEMON_PID/fd | wc -l; }
+fd0=$(fds)
+head -c 300000 /dev/urandom > "$T/partial"
+i=0
+while [ $i -lt 100 ]; do
+	# 300 KB announced as 1 MB, then the client goes away mid-stream.
+	{ printf 'zINSTREAM\0\0\020\0\0'; cat "$T/partial"; } | $CLIENT $SOCK raw >/dev/null 2>&1
+	printf "zIDSESSION\0zPING\0zINSTREAM\0\0\0\1\0" | $CLIENT $SOCK raw >/dev/null 2>&1
+	i=$((i + 1))
+done
+wait_for "connections closed" sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $fd0 ]" &&
+	ok "200 clients gone mid-stream or mid-session: descriptors back to $fd0" || bad "descriptors after disconnects" "$fd0 -> $(fds)"
+check "and it still serves" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
 
 ###########################################################################
 echo "# path scans run with the client's credentials"
