@@ -66,7 +66,7 @@ struct sup_conn {
 	uv_shutdown_t sreq;
 	int handles;               /* open uv handles: stream + timer */
 	int linger;                /* discard input after the reply is written */
-	int job_pending;           /* the pool holds conn->job */
+	unsigned pending;          /* jobs of ours the pool holds */
 	int gone;                  /* handle closed while the job was pending */
 	int have_peer;             /* unix socket: the client's credentials */
 	struct sup_peer peer;
@@ -84,6 +84,8 @@ struct sup_conn {
 	/* path scans: the files, the next one, what was reported */
 	struct sup_pathlist files;
 	size_t fnext;
+	struct sup_job *mjobs;     /* MULTISCAN: up to max_concurrency files at once */
+	unsigned nmjobs;
 	char *top;                 /* the path as the client wrote it */
 	int top_is_dir;
 	unsigned reported;
@@ -113,10 +115,16 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_commands(struct sup_conn *c);
 static void path_next(struct sup_conn *c);
+static void multi_next(struct sup_conn *c);
 
 static void conn_request_reset(struct sup_conn *c)
 {
 	ipc_gather_put(&c->job.buf);
+	for (unsigned i = 0; i < c->nmjobs; i++)
+		ipc_gather_put(&c->mjobs[i].buf);
+	free(c->mjobs);
+	c->mjobs = NULL;
+	c->nmjobs = 0;
 	sup_path_list_free(&c->files);
 	free(c->top);
 	c->top = NULL;
@@ -146,8 +154,8 @@ static void conn_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	L.active--;
-	if (c->job_pending)
-		c->gone = 1;  /* freed when the pool answers */
+	if (c->pending > 0)
+		c->gone = 1;  /* freed when the pool has answered them all */
 	else
 		conn_free(c);
 	if (L.active == 0 && L.stopping && L.idle_cb) {
@@ -375,13 +383,19 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 	char line[IPC_NAME_MAX + 4400], eng[80];
 	int n;
 
-	c->job_pending = 0;
+	c->pending--;
 	if (c->gone) {
-		conn_free(c);
+		if (c->pending == 0)
+			conn_free(c);
 		return;
 	}
-	ipc_gather_put(&c->job.buf);
+	ipc_gather_put(&job->buf);
 	switch (c->cmd) {
+	case SUP_CMD_MULTISCAN:
+		path_done(c, v, c->files.files[job->tag]);
+		job->ctx = NULL;  /* the slot is free */
+		multi_next(c);
+		return;
 	case SUP_CMD_AVWINSTREAM:
 		n = sup_avw_format_result(v, engine_of(v, eng, sizeof(eng)), c->delim, line, sizeof(line));
 		break;
@@ -404,17 +418,22 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 	conn_send(c);
 }
 
+static void job_submit_one(struct sup_conn *c, struct sup_job *job, size_t len)
+{
+	job->len = len;
+	job->id = ++L.next_job_id;
+	job->done = job_done;
+	job->ctx = c;
+	job->have_hash = 0;
+	job->blame = 0;
+	c->pending++;
+	c->state = C_SCANNING;
+	sup_pool_submit(job);
+}
+
 static void job_submit(struct sup_conn *c, size_t len)
 {
-	c->job.len = len;
-	c->job.id = ++L.next_job_id;
-	c->job.done = job_done;
-	c->job.ctx = c;
-	c->job.have_hash = 0;
-	c->job.blame = 0;
-	c->job_pending = 1;
-	c->state = C_SCANNING;
-	sup_pool_submit(&c->job);
+	job_submit_one(c, &c->job, len);
 }
 
 static void stream_complete(struct sup_conn *c)
@@ -453,17 +472,22 @@ static size_t stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 }
 
 /* A file's bytes (FILDES, or one file of a path scan) become a job. */
-static int file_job(struct sup_conn *c, int fd)
+static int file_job_into(struct sup_conn *c, struct sup_job *job, int fd)
 {
 	size_t len = 0;
-	int rc = sup_fd_read_all(fd, &c->job.buf, L.cfg->max_message_size, &len);
+	int rc = sup_fd_read_all(fd, &job->buf, L.cfg->max_message_size, &len);
 
 	if (rc < 0) {
-		ipc_gather_put(&c->job.buf);
+		ipc_gather_put(&job->buf);
 		return rc;
 	}
-	job_submit(c, len);
+	job_submit_one(c, job, len);
 	return 0;
+}
+
+static int file_job(struct sup_conn *c, int fd)
+{
+	return file_job_into(c, &c->job, fd);
 }
 
 static void path_error(struct sup_conn *c, const char *name, int err)
@@ -503,6 +527,41 @@ static void path_next(struct sup_conn *c)
 	conn_send(c);
 }
 
+/*
+ * MULTISCAN: files go to the pool up to max_concurrency at a time, so a
+ * directory is scanned in parallel, as clamd's MULTISCAN does. Lines come
+ * in the order scans finish; the reply is still written once, at the end.
+ */
+static void multi_next(struct sup_conn *c)
+{
+	for (unsigned i = 0; i < c->nmjobs && c->fnext < c->files.n && c->state != C_CLOSING; i++) {
+		struct sup_job *job = &c->mjobs[i];
+		if (job->ctx != NULL)
+			continue;  /* busy */
+		while (c->fnext < c->files.n) {
+			size_t k = c->fnext++;
+			int fd, is_dir, rc = sup_path_open(&c->peer, c->files.files[k], &fd, &is_dir);
+			if (rc == 0 && is_dir) {
+				close(fd);
+				continue;
+			}
+			if (rc == 0) {
+				job->tag = k;
+				rc = file_job_into(c, job, fd);
+				close(fd);
+				if (rc == 0)
+					break;
+			}
+			path_error(c, c->files.files[k], rc);
+		}
+	}
+	if (c->pending > 0 || c->state == C_CLOSING)
+		return;
+	if (c->reported == 0)
+		out_line(c, "%s: OK", c->top);
+	conn_send(c);
+}
+
 static void path_request(struct sup_conn *c, const struct sup_cmd_req *req)
 {
 	int fd = -1, rc;
@@ -536,6 +595,14 @@ static void path_request(struct sup_conn *c, const struct sup_cmd_req *req)
 		if (rc == -E2BIG)
 			out_line(c, "%s: Too many files (more than %u) ERROR", c->top, CONN_MAX_FILES);
 		plat_log(PLAT_LOG_INFO, "path_scan", "uid=%d path=\"%s\" files=%zu", (int)c->peer.uid, c->top, c->files.n);
+		if (c->cmd == SUP_CMD_MULTISCAN && c->files.n > 1) {
+			c->nmjobs = L.cfg->max_concurrency < c->files.n ? L.cfg->max_concurrency : (unsigned)c->files.n;
+			if ((c->mjobs = calloc(c->nmjobs, sizeof(*c->mjobs))) != NULL) {
+				multi_next(c);
+				return;
+			}
+			c->nmjobs = 0;  /* no memory for that: one at a time */
+		}
 		path_next(c);
 		return;
 	}

@@ -104,6 +104,7 @@ struct sup_job {
 	int have_hash;
 	int blame;                 /* its content crashed or hung a worker */
 	uint32_t cached;           /* answered from the cache of this generation */
+	size_t tag;                /* the submitter's, e.g. which file of a MULTISCAN */
 	unsigned char hash[32];    /* SHA-256 of the bytes, when needed */
 };
 

@@ -255,5 +255,10 @@ for mode in "" --stream --fdpass --multiscan; do
 		{ echo "$want" > "$T/want"; echo "$got" > "$T/got"; bad "clamdscan ${mode:-(plain)}" "$(diff "$T/want" "$T/got" | head -5) rc=$rc want=$want_rc"; }
 done
 
+before=$(wc -l < "$D/scanner.log")
+q $SOCK "zMULTISCAN $T/corpus\0" > /dev/null
+w=$(tail -n +$((before + 1)) "$D/scanner.log" | grep ' info scan id=' | sed 's/.* worker=\([0-9]*\).*/\1/' | sort -u | wc -l)
+[ "$w" -ge 2 ] && ok "MULTISCAN spreads one directory over $w workers" || bad "MULTISCAN in parallel" "workers used: $w"
+
 stop || bad "stopped cleanly"
 finish
