@@ -1,7 +1,7 @@
 # tests/lib.sh: shared by the shell test suites (sourced, not run).
 # Provides: B (build dir), ROOT, CLIENT, CTL, T (temp dir, removed at exit),
 # ok/bad/check, vis, write_conf NAME SCANNER [LINES...], start NAME, stop,
-# and the sample files $T/eicar.com, $T/clean.eml, $T/big.eml.
+# wait_for, and the sample files $T/eicar.com, $T/clean.eml, $T/big.eml.
 set -u
 B=$(cd "${1:-build}" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,6 +97,43 @@ MAIL
 	head -c 36000 /dev/urandom | base64
 	printf -- '--XX--\n'
 } > "$T/big.eml"
+
+# wait_for DESCRIPTION COMMAND...: polls a condition every 10 ms, at most
+# WAIT_STEPS times (default 2000: ~20 s), instead of sleeping a guess.
+wait_for() {
+	what=$1
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		if [ $i -gt "${WAIT_STEPS:-2000}" ]; then
+			echo "     gave up waiting for: $what"
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# start_clamd DB [clamd.conf lines...]: Debian's clamd on DB, as a reference,
+# with its socket at $T/clamd/clamd.sock; stopped at exit. 0 once it answers.
+CLAMD_PID=""
+start_clamd() {
+	db=$1
+	shift
+	mkdir -p "$T/clamd"
+	{
+		echo "LocalSocket $T/clamd/clamd.sock"
+		echo "Foreground yes"
+		echo "DatabaseDirectory $db"
+		echo "User root"
+		echo "LogFile $T/clamd/clamd.log"
+		for l in "$@"; do echo "$l"; done
+	} > "$T/clamd/clamd.conf"
+	clamd -c "$T/clamd/clamd.conf" > "$T/clamd/out" 2>&1 &
+	CLAMD_PID=$!
+	trap 'kill -9 $CLAMD_PID 2>/dev/null; cleanup' EXIT INT TERM
+	WAIT_STEPS=6000 wait_for "clamd socket" test -S "$T/clamd/clamd.sock" || { cat "$T/clamd/out"; return 1; }
+}
 
 # finish: the summary line CI reads, and the exit status.
 finish() {

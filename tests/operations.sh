@@ -11,20 +11,6 @@ SUITE=operations
 . "$(dirname "$0")/lib.sh"
 EICAR_FOUND="stream: Eicar-Test-Signature.UNOFFICIAL FOUND|"
 
-# wait_for DESCRIPTION COMMAND...: polls a condition (bounded to ~20 s).
-wait_for() {
-	what=$1
-	shift
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		if [ $i -gt 2000 ]; then
-			echo "     gave up waiting for: $what"
-			return 1
-		fi
-		sleep 0.01
-	done
-}
 ctl() { $CTL -s "$D/control.sock" "$@"; }
 stat_of() { ctl stats | sed -n "s|^  $1: *||p"; }
 log_has() { grep -q "$1" "$D/scanner.log" 2>/dev/null; }

@@ -11,20 +11,6 @@ set -u
 SUITE=protocol
 . "$(dirname "$0")/lib.sh"
 
-# wait_for DESCRIPTION COMMAND...: polls a condition (bounded to ~30 s).
-wait_for() {
-	what=$1
-	shift
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		if [ $i -gt 3000 ]; then
-			echo "     gave up waiting for: $what"
-			return 1
-		fi
-		sleep 0.01
-	done
-}
 q() { printf "$2" | $CLIENT "$1" raw | vis; }
 
 # A database both daemons load: ours, plus a signature that spans a
@@ -52,19 +38,8 @@ chmod 700 "$S/private"
 
 ###########################################################################
 echo "# Debian's clamd, same database"
+start_clamd "$DB" || exit 1
 RC=$T/clamd
-mkdir -p "$RC"
-cat > "$RC/clamd.conf" <<CONF
-LocalSocket $RC/clamd.sock
-Foreground yes
-DatabaseDirectory $DB
-User root
-LogFile $RC/clamd.log
-CONF
-clamd -c "$RC/clamd.conf" >"$RC/out" 2>&1 &
-CLAMD_PID=$!
-trap 'kill -9 $CLAMD_PID 2>/dev/null; cleanup' EXIT INT TERM
-wait_for "clamd socket" test -S "$RC/clamd.sock" || { cat "$RC/out"; exit 1; }
 REF=unix:$RC/clamd.sock
 
 write_conf proto "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' \

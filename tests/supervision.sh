@@ -15,20 +15,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# wait_for DESCRIPTION COMMAND...: polls a condition (bounded to ~20 s).
-wait_for() {
-	what=$1
-	shift
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		if [ $i -gt 2000 ]; then
-			echo "     gave up waiting for: $what"
-			return 1
-		fi
-		sleep 0.01
-	done
-}
 stats() { $CTL -s "$D/control.sock" stats; }
 stat_is() { stats | grep -q "$1"; }
 log_has() { grep -q "$1" "$D/scanner.log" 2>/dev/null; }
