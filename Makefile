@@ -62,9 +62,14 @@ help:
 	@echo "make unit       cmocka unit and sandbox tests only"
 	@echo "make integration  end-to-end and supervision tests against a real daemon"
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
+	@echo "make fuzz       libFuzzer on the clamd parser, INSTREAM framer and wire decoder,"
+	@echo "                FUZZ_TIME=$(FUZZ_TIME) s each (clang; tree $(FUZZ_BUILD)/, corpus kept there)"
+	@echo "make fuzz-short the same, $(FUZZ_SHORT_TIME) s each (part of make check)"
 	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
-	@echo "make install    install programs, config, systemd unit, logrotate file, man pages"
+	@echo "make client     libavwarden (.a, .so, avwarden.pc) and avwarden-scan only (make builds them too)"
+	@echo "make install    install programs, config, systemd unit, logrotate file, man pages,"
+	@echo "                libavwarden, avwarden.h, avwarden.pc and avwarden-scan"
 	@echo "                (PREFIX=$(PREFIX), DESTDIR for staging; never overwrites a config)"
 	@echo "make uninstall  remove what make install installed, except the config"
 	@echo "make clean      remove $(BUILD)/"
@@ -162,6 +167,8 @@ integration: all
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
 	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 300 sh tests/mta.sh $(BUILD)
+	@timeout 300 sh tests/client.sh $(BUILD)
 	@timeout 600 sh tests/protocol.sh $(BUILD)
 	@timeout 120 sh tests/install.sh $(BUILD)
 
@@ -171,9 +178,12 @@ check: deps
 	@timeout 600 sh tests/integration.sh $(BUILD)
 	@timeout 600 sh tests/supervision.sh $(BUILD)
 	@timeout 600 sh tests/operations.sh $(BUILD)
+	@timeout 300 sh tests/mta.sh $(BUILD)
+	@timeout 300 sh tests/client.sh $(BUILD)
 	@timeout 600 sh tests/protocol.sh $(BUILD)
 	@timeout 120 sh tests/install.sh $(BUILD)
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-short
 
 # Sanitizer build: a separate tree, same tests. No quarantine: the soak test
 # checks the supervisor's RSS, which ASan's quarantine would inflate.
@@ -187,7 +197,132 @@ asan:
 	@$(ASAN_ENV) timeout 900 sh tests/integration.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/supervision.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/operations.sh build-asan
+	@$(ASAN_ENV) timeout 600 sh tests/mta.sh build-asan
+	@$(ASAN_ENV) timeout 600 sh tests/client.sh build-asan
 	@$(ASAN_ENV) timeout 900 sh tests/protocol.sh build-asan
+
+# ---- fuzzing (libFuzzer) -------------------------------------------------
+# Harnesses for the clamd protocol's pure functions (supervisor/clamd.c),
+# built with clang into their own tree, never part of `all`. Seeds and
+# dictionaries are in tests/fuzz/ and only read: new corpus entries go to
+# $(FUZZ_BUILD)/corpus/TARGET/, crash inputs to $(FUZZ_BUILD)/artifacts/.
+# `make fuzz-short` (in `make check`) fails on any crash, failed check or leak.
+FUZZ_BUILD      ?= build-fuzz
+FUZZ_CC         ?= clang
+FUZZ_TARGETS    := clamd_parse instream unstuff
+FUZZ_TIME       ?= 300
+FUZZ_SHORT_TIME ?= 15
+FUZZ_CFLAGS     := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_BINS       := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+.PHONY: fuzz fuzz-short fuzz-build fuzz-clean
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-short:
+	@sh scripts/deps.sh --with-sanitizers
+	@$(MAKE) --no-print-directory fuzz-build
+	@timeout $$(( $(words $(FUZZ_TARGETS)) * ($(FUZZ_SHORT_TIME) + 30) )) \
+		sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SHORT_TIME) $(FUZZ_TARGETS)
+
+# The code under test carries coverage instrumentation; ipc.c (linked for
+# ipc_status_name) only the sanitizers.
+$(FUZZ_BUILD)/obj/clamd.o: supervisor/clamd.c supervisor/clamd.h ipc/ipc.h
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/obj/ipc.o: ipc/ipc.c ipc/ipc.h
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c supervisor/clamd.h $(FUZZ_BUILD)/obj/clamd.o $(FUZZ_BUILD)/obj/ipc.o
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/obj/clamd.o $(FUZZ_BUILD)/obj/ipc.o -o $@
+
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+# ---- end of fuzzing --------------------------------------------------------
+
+# ---- libavwarden: client library and avwarden-scan (client/) -------------
+# libavwarden.a and libavwarden.so.$(AVWLIB_VERSION) (soname $(AVWLIB_SONAME),
+# exporting only the avw_* API: -fvisibility=hidden, the API marked in
+# client/avwarden.c), avwarden.h, avwarden.pc for the install prefix, and
+# avwarden-scan linked against the static library. Built by `all`; `make
+# client` builds only these. Tests: tests/client.sh (with tests/test_client
+# and tests/client-demo, which links the shared library).
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+AR             ?= ar
+AVWLIB_VERSION := 0.1.0
+AVWLIB_SONAME  := libavwarden.so.0
+AVWLIB_SRC     := client/avwarden.c client/proto.c
+AVWLIB_CFLAGS   = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden
+pobj = $(patsubst %.c,$(BUILD)/objpic/%.o,$(1))
+AVWLIB := $(BUILD)/libavwarden.a $(BUILD)/libavwarden.so.$(AVWLIB_VERSION) $(BUILD)/libavwarden.so.0 \
+	$(BUILD)/libavwarden.so $(BUILD)/avwarden.pc
+CLIENT_ALL := $(AVWLIB) $(BUILD)/avwarden-scan $(BUILD)/tests/test_client $(BUILD)/tests/client-demo
+
+.PHONY: client
+all: $(CLIENT_ALL)
+client: $(CLIENT_ALL)
+install: $(AVWLIB) $(BUILD)/avwarden-scan
+
+$(BUILD)/objpic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $< (PIC)")
+	$(Q)$(CC) $(AVWLIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libavwarden.a: $(call pobj,$(AVWLIB_SRC))
+	@$(if $(V),,echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# -z defs: the library needs nothing but libc (not checkable with ASan,
+# whose runtime the executable brings).
+$(BUILD)/libavwarden.so.$(AVWLIB_VERSION): $(call pobj,$(AVWLIB_SRC))
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(AVWLIB_SONAME) -Wl,-z,relro,-z,now $(if $(SAN),,-Wl,-z,defs) \
+		$(LDFLAGS) $(SAN) $^ -o $@
+
+$(BUILD)/libavwarden.so.0: $(BUILD)/libavwarden.so.$(AVWLIB_VERSION)
+	$(Q)ln -sf libavwarden.so.$(AVWLIB_VERSION) $@
+
+$(BUILD)/libavwarden.so: $(BUILD)/libavwarden.so.0
+	$(Q)ln -sf $(AVWLIB_SONAME) $@
+
+# Rewritten only when its content changes (PREFIX, LIBDIR, INCLUDEDIR).
+$(BUILD)/avwarden.pc: client/avwarden.pc.in FORCE
+	@mkdir -p $(BUILD)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+		-e 's|@VERSION@|$(AVWLIB_VERSION)|' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/avwarden-scan: $(call obj,client/avwarden_scan.c) $(BUILD)/libavwarden.a
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS)
+
+$(BUILD)/tests/test_client: $(call obj,tests/test_client.c client/proto.c supervisor/clamd.c $(IPC))
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(CMOCKA_LIBS)
+
+# Built as an MTA would build it: the installed header's name, -lavwarden.
+$(BUILD)/obj/tests/client_demo.o: ALL_CFLAGS += -Iclient
+$(BUILD)/tests/client-demo: $(call obj,tests/client_demo.c) $(BUILD)/libavwarden.so
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $< -o $@ $(ALL_LDFLAGS) -L$(BUILD) -lavwarden -lpthread
+
+-include $(shell find $(BUILD)/objpic -name '*.d' 2>/dev/null)
+# ---- end of libavwarden -----------------------------------------------------
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -230,6 +365,14 @@ install: $(PROGS)
 	install -D -m 0644 man/avwarden.conf.5 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -D -m 0644 etc/avwarden-scanner-wrapper.sh $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
+	install -D -m 0755 $(BUILD)/avwarden-scan $(DESTDIR)$(BINDIR)/avwarden-scan
+	install -D -m 0644 $(BUILD)/libavwarden.a $(DESTDIR)$(LIBDIR)/libavwarden.a
+	install -D -m 0644 $(BUILD)/libavwarden.so.$(AVWLIB_VERSION) $(DESTDIR)$(LIBDIR)/libavwarden.so.$(AVWLIB_VERSION)
+	ln -sf libavwarden.so.$(AVWLIB_VERSION) $(DESTDIR)$(LIBDIR)/$(AVWLIB_SONAME)
+	ln -sf $(AVWLIB_SONAME) $(DESTDIR)$(LIBDIR)/libavwarden.so
+	install -D -m 0644 client/avwarden.h $(DESTDIR)$(INCLUDEDIR)/avwarden.h
+	install -D -m 0644 $(BUILD)/avwarden.pc $(DESTDIR)$(PKGCONFIGDIR)/avwarden.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig || true; fi
 	@conf=$(DESTDIR)$(SYSCONFDIR)/avwarden/avwarden.conf; \
 	if [ ! -e "$$conf" ]; then \
 		echo "install -D -m 0640 $(INSTGEN)/avwarden.conf $$conf"; \
@@ -253,6 +396,10 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/avwarden.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5 \
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
+	rm -f $(DESTDIR)$(BINDIR)/avwarden-scan $(DESTDIR)$(LIBDIR)/libavwarden.a \
+		$(DESTDIR)$(LIBDIR)/libavwarden.so.$(AVWLIB_VERSION) $(DESTDIR)$(LIBDIR)/$(AVWLIB_SONAME) \
+		$(DESTDIR)$(LIBDIR)/libavwarden.so $(DESTDIR)$(INCLUDEDIR)/avwarden.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/avwarden.pc
 	@rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/avwarden/ (your configuration) in place"
 
