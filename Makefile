@@ -363,6 +363,7 @@ install: $(PROGS)
 	install -D -m 0644 man/avwardenctl.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8
 	install -D -m 0644 man/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8
 	install -D -m 0644 man/avwarden.conf.5 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5
+	install -D -m 0644 man/avwarden-scan.1 $(DESTDIR)$(MANDIR)/man1/avwarden-scan.1
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -D -m 0644 etc/avwarden-scanner-wrapper.sh $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
 	install -D -m 0755 $(BUILD)/avwarden-scan $(DESTDIR)$(BINDIR)/avwarden-scan
@@ -395,6 +396,7 @@ uninstall:
 		$(DESTDIR)$(SYSTEMDUNITDIR)/avwarden.service $(DESTDIR)$(LOGROTATEDIR)/avwarden \
 		$(DESTDIR)$(MANDIR)/man8/avwarden.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5 \
+		$(DESTDIR)$(MANDIR)/man1/avwarden-scan.1 \
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
 	rm -f $(DESTDIR)$(BINDIR)/avwarden-scan $(DESTDIR)$(LIBDIR)/libavwarden.a \
 		$(DESTDIR)$(LIBDIR)/libavwarden.so.$(AVWLIB_VERSION) $(DESTDIR)$(LIBDIR)/$(AVWLIB_SONAME) \

@@ -76,6 +76,7 @@ done <<FILES
 /usr/local/share/man/man8/avwardenctl.8 644
 /usr/local/share/man/man8/avwarden-scanner.8 644
 /usr/local/share/man/man5/avwarden.conf.5 644
+/usr/local/share/man/man1/avwarden-scan.1 644
 /usr/local/share/doc/avwarden/README.md 644
 /usr/local/share/doc/avwarden/examples/avwarden-scanner-wrapper.sh 644
 FILES
@@ -190,7 +191,7 @@ echo "# man pages, paths"
 if ! command -v groff > /dev/null 2>&1; then
 	bad "groff installed" "apt-get install groff-base (make deps)"
 else
-	for m in man8/avwarden.8 man8/avwardenctl.8 man8/avwarden-scanner.8 man5/avwarden.conf.5; do
+	for m in man8/avwarden.8 man8/avwardenctl.8 man8/avwarden-scanner.8 man5/avwarden.conf.5 man1/avwarden-scan.1; do
 		check "$m renders without warnings" "" "$(groff -man -Tutf8 -ww -z "$P/share/man/$m" 2>&1)"
 	done
 fi
