@@ -361,6 +361,19 @@ void ipc_data_free(struct ipc_data *d)
 static unsigned char *gather_pool[GATHER_POOL];
 static size_t gather_pooled;
 
+static size_t gather_in_use;           /* bytes mapped by gathers handed out */
+static size_t gather_budget = SIZE_MAX;
+
+void ipc_gather_set_budget(size_t bytes)
+{
+	gather_budget = bytes;
+}
+
+size_t ipc_gather_in_use(void)
+{
+	return gather_in_use;
+}
+
 int ipc_gather_get(struct ipc_gather *g, size_t cap)
 {
 	void *p;
@@ -369,6 +382,7 @@ int ipc_gather_get(struct ipc_gather *g, size_t cap)
 	if (gather_pooled > 0) {
 		g->base = gather_pool[--gather_pooled];
 		g->mapped = IPC_GATHER_FIRST;
+		gather_in_use += g->mapped;
 		return 0;
 	}
 	p = mmap(NULL, IPC_GATHER_FIRST, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -379,6 +393,7 @@ int ipc_gather_get(struct ipc_gather *g, size_t cap)
 	}
 	g->base = p;
 	g->mapped = IPC_GATHER_FIRST;
+	gather_in_use += g->mapped;
 	return 0;
 }
 
@@ -395,9 +410,13 @@ int ipc_gather_reserve(struct ipc_gather *g, size_t need)
 		want *= 2;  /* doubling: a 100 MB message costs ~9 remaps */
 	if (want > g->cap)
 		want = (g->cap + 4095) & ~(size_t)4095;
+	/* The budget covers all messages at once; one alone may always grow. */
+	if (gather_in_use > g->mapped && gather_in_use + (want - g->mapped) > gather_budget)
+		return -ENOBUFS;
 	p = mremap(g->base, g->mapped, want, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
 		return -errno;
+	gather_in_use += want - g->mapped;
 	g->base = p;
 	g->mapped = want;
 	return 0;
@@ -407,6 +426,7 @@ void ipc_gather_put(struct ipc_gather *g)
 {
 	if (g->base == NULL)
 		return;
+	gather_in_use -= g->mapped;
 	if (g->mapped > IPC_GATHER_FIRST) {
 		/* Give a large message's memory back now. */
 		void *p = mremap(g->base, g->mapped, IPC_GATHER_FIRST, 0);

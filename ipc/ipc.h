@@ -170,6 +170,10 @@ int ipc_gather_get(struct ipc_gather *g, size_t cap);
 int ipc_gather_reserve(struct ipc_gather *g, size_t need);
 /* Returns it to the free list (or unmaps it); idempotent. */
 void ipc_gather_put(struct ipc_gather *g);
+/* All gathers handed out together may map at most this much; past it,
+ * reserve() fails with -ENOBUFS (unless the buffer is the only one). */
+void ipc_gather_set_budget(size_t bytes);
+size_t ipc_gather_in_use(void);
 /* Unmaps everything on the free list. */
 void ipc_gather_drain(void);
 

@@ -283,6 +283,7 @@ static const struct int_range int_ranges[] = {
 	{ "poison_threshold", 1, 100 },
 	{ "poison_ttl", 1, 604800 },
 	{ "cache_size", 0, 10000000 },
+	{ "max_connections", 1, 1000000 },
 	{ "update_interval", 0, 86400 },
 };
 
@@ -676,6 +677,8 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_INT_CB("poison_threshold", 2, CFGF_NONE, parse_int),
 		CFG_INT_CB("poison_ttl", 3600, CFGF_NONE, parse_int),
 		CFG_INT_CB("cache_size", 4096, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_connections", 1024, CFGF_NONE, parse_int),
+		CFG_STR("max_message_memory", "2G", CFGF_NONE),
 		CFG_INT_CB("update_interval", 600, CFGF_NONE, parse_int),
 		CFG_STR("control_socket_mode", "0600", CFGF_NONE),
 		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, parse_bool),
@@ -683,7 +686,7 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		CFG_END(),
 	};
 	static const char *const size_keys[] = { "max_message_size", "scanner_tmp_size",
-		"max_extract_size", "max_cumulative_extract_size", "max_worker_memory" };
+		"max_extract_size", "max_cumulative_extract_size", "max_worker_memory", "max_message_memory" };
 	cfg_t *cfg = NULL;
 	char *text;
 	size_t len = 0;
@@ -756,6 +759,7 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	out->poison_threshold = (unsigned)cfg_getint(cfg, "poison_threshold");
 	out->poison_ttl = (unsigned)cfg_getint(cfg, "poison_ttl");
 	out->cache_size = (unsigned)cfg_getint(cfg, "cache_size");
+	out->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
 	out->update_interval = (unsigned)cfg_getint(cfg, "update_interval");
 	out->syslog = cfg_getbool(cfg, "syslog") ? 1 : 0;
 	out->syslog_facility = facility_of(cfg_getstr(cfg, "syslog_facility"));
@@ -766,6 +770,7 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 	plat_parse_size(cfg_getstr(cfg, "max_extract_size"), &out->max_extract_size);
 	plat_parse_size(cfg_getstr(cfg, "max_cumulative_extract_size"), &out->max_cumulative_extract_size);
 	plat_parse_size(cfg_getstr(cfg, "max_worker_memory"), &out->max_worker_memory);
+	plat_parse_size(cfg_getstr(cfg, "max_message_memory"), &out->max_message_memory);
 
 	/* Cross-key rules, reported at the line of the key that broke them. */
 	if (out->max_extract_time >= out->timeout) {
@@ -780,6 +785,13 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		    "max_worker_memory must exceed max_message_size by at least 16M "
 		    "(max_worker_memory = \"%s\", max_message_size = \"%s\"): a worker maps the whole message",
 		    cfg_getstr(cfg, "max_worker_memory"), cfg_getstr(cfg, "max_message_size"));
+		goto fail_free;
+	}
+	if (out->max_message_memory < out->max_message_size) {
+		error_at(either_key_line(text, "max_message_memory", "max_message_size"),
+		    "max_message_memory must be at least max_message_size "
+		    "(max_message_memory = \"%s\", max_message_size = \"%s\"): one message must fit",
+		    cfg_getstr(cfg, "max_message_memory"), cfg_getstr(cfg, "max_message_size"));
 		goto fail_free;
 	}
 	cfg_free(cfg);

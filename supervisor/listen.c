@@ -494,6 +494,8 @@ static void path_error(struct sup_conn *c, const char *name, int err)
 {
 	if (err == -EFTYPE_AVW)
 		out_line(c, "%s: Not supported file type ERROR", name);
+	else if (err == -ENOBUFS || err == -ENOMEM)
+		out_line(c, "%s: Can't allocate memory ERROR", name);
 	else if (err == -EFBIG)
 		out_line(c, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, L.cfg->max_message_size);
 	else if (err == -EPERM && geteuid() != 0)
@@ -880,7 +882,9 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread == UV_ENOBUFS && c->state == C_STREAM) {
 		/* No memory for the message: say so rather than vanish. */
-		plat_log(PLAT_LOG_ERROR, "job_buffer", "error=\"cannot grow the message buffer\" received=%zu", c->is.len);
+		plat_log(PLAT_LOG_WARN, "message_memory", "received=%zu in_use=%zu max_message_memory=%" PRIu64
+		    " fix=\"raise max_message_memory if the machine has the memory\"",
+		    c->is.len, ipc_gather_in_use(), L.cfg->max_message_memory);
 		c->linger = 1;
 		c->session = 0;
 		ipc_gather_put(&c->job.buf);
@@ -920,6 +924,29 @@ static int peer_allowed(const struct sup_listener *l, const struct sockaddr_stor
 	return 0;
 }
 
+/* Over max_connections: take the connection off the queue and close it. */
+static void refuse_connection(struct sup_listener *l, uv_stream_t *server)
+{
+	static uint64_t last_ns;
+	union sup_stream *h = malloc(sizeof(*h));
+	uint64_t now = plat_now_ns();
+
+	if (now - last_ns > 10000000000ull) {
+		last_ns = now;
+		plat_log(PLAT_LOG_WARN, "connection_limit", "listen=%s max_connections=%u "
+		    "action=\"new connections closed\" fix=\"raise max_connections, or look for a client that "
+		    "opens connections without finishing them\"", l->name, L.cfg->max_connections);
+	}
+	if (h == NULL)
+		return;
+	if ((l->unix_path ? uv_pipe_init(L.loop, &h->pipe, 0) : uv_tcp_init(L.loop, &h->tcp)) < 0) {
+		free(h);
+		return;
+	}
+	(void)uv_accept(server, &h->stream);
+	uv_close(&h->handle, free_handle);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct sup_listener *l = server->data;
@@ -928,6 +955,10 @@ static void on_connection(uv_stream_t *server, int status)
 
 	if (status < 0) {
 		plat_log(PLAT_LOG_WARN, "accept", "listen=%s error=\"%s\"", l->name, uv_strerror(status));
+		return;
+	}
+	if (L.active >= L.cfg->max_connections) {
+		refuse_connection(l, server);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -1108,6 +1139,7 @@ int sup_listen_start(uv_loop_t *loop, const struct sup_config *cfg, char *err, s
 {
 	L.loop = loop;
 	L.cfg = cfg;
+	ipc_gather_set_budget(cfg->max_message_memory);
 	L.nls = cfg->nlisten;
 	L.ls = calloc(L.nls, sizeof(*L.ls));
 	if (L.ls == NULL)

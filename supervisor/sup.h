@@ -47,6 +47,8 @@ struct sup_config {
 	unsigned poison_threshold;     /* faults before content is answered from memory */
 	unsigned poison_ttl;           /* seconds it is remembered */
 	unsigned cache_size;           /* verdict cache entries (0: no cache) */
+	unsigned max_connections;      /* client connections open at once */
+	uint64_t max_message_memory;   /* bytes of messages held at once, all clients */
 	unsigned update_interval;      /* seconds between database checks (0: never) */
 	unsigned control_socket_mode;  /* permission bits of control_socket */
 	int syslog;                    /* copy the scanner log to syslog */

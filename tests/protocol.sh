@@ -236,4 +236,88 @@ w=$(tail -n +$((before + 1)) "$D/scanner.log" | grep ' info scan id=' | sed 's/.
 [ "$w" -ge 2 ] && ok "MULTISCAN spreads one directory over $w workers" || bad "MULTISCAN in parallel" "workers used: $w"
 
 stop || bad "stopped cleanly"
+
+###########################################################################
+echo "# limits across clients: max_connections, max_message_memory"
+write_conf limits "$B/avwarden-scanner" 'max_connections = 3' 'max_message_size = "1M"' \
+	'max_message_memory = "1M"' 'cache_size = 0'
+start limits || exit 1
+D=$T/limits
+r=$(python3 - "$D/clamd.sock" <<'PY'
+import socket, sys, time
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+def reply(s):
+    s.settimeout(10)
+    out = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        out += b"<timeout>"
+    except ConnectionResetError:
+        pass
+    return out.replace(b"\0", b"|").decode()
+held = [conn() for _ in range(3)]
+for s in held:
+    s.sendall(b"zPI")          # an unfinished command holds the connection
+# The three are accepted once a fourth is refused: try until one is.
+for _ in range(200):
+    extra = conn()
+    try:
+        extra.sendall(b"zPING\0")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    first = reply(extra)
+    if first != "PONG|":
+        break
+    time.sleep(0.01)
+try:
+    extra.sendall(b"zPING\0")
+except (BrokenPipeError, ConnectionResetError):
+    pass
+print("4th:", first or "<closed>")
+for s in held:
+    s.close()
+extra.close()
+# Until the daemon has seen them go, new connections are still refused.
+for _ in range(200):
+    p = conn()
+    try:
+        p.sendall(b"zPING\0")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    if reply(p) == "PONG|":
+        break
+    time.sleep(0.01)
+# One client holds 900 KB of a 1 MB budget; a second one needs more.
+a = conn()
+# sendall() returns only once the daemon has read all but a socket
+# buffer's worth (~200 KB) of it: by then A holds at least 512 KB.
+a.sendall(b"zINSTREAM\0" + (950000).to_bytes(4, "big") + b"x" * 900000)
+b = conn()
+b.sendall(b"zINSTREAM\0" + (900000).to_bytes(4, "big") + b"y" * 900000 + bytes(4))
+print("second:", reply(b))
+a.sendall(b"x" * 50000 + bytes(4))
+print("first:", reply(a))
+c = conn()
+c.sendall(b"zINSTREAM\0" + (900000).to_bytes(4, "big") + b"z" * 900000 + bytes(4))
+print("after:", reply(c))
+PY
+)
+echo "$r" | sed 's/^/     /'
+check "max_connections: the 4th connection is closed unanswered" "4th: <closed>" "$(echo "$r" | grep '^4th')"
+grep -q 'warn connection_limit .*max_connections=3' "$D/scanner.log" && ok "connection_limit logged" || bad "connection_limit logged"
+check "max_message_memory: a message that does not fit gets an ERROR" "second: stream: Can't allocate memory ERROR|" "$(echo "$r" | grep '^second')"
+check "the message holding the memory is scanned" "first: stream: OK|" "$(echo "$r" | grep '^first')"
+check "memory given back: the next one fits" "after: stream: OK|" "$(echo "$r" | grep '^after')"
+grep -q 'warn message_memory .*max_message_memory=1048576' "$D/scanner.log" && ok "message_memory logged with the knob" ||
+	bad "message_memory logged"
+stop || bad "stopped cleanly"
 finish

@@ -214,6 +214,13 @@ static const struct opt_case cases[] = {
 	{ "poison_ttl", F_UINT, FIELD(poison_ttl), { NULL, NULL, 3600 },
 	  { { "1", NULL, 1 }, { "604800", NULL, 604800 } },
 	  { { "0", NULL }, { "604801", NULL }, { "1h", NULL } } },
+	{ "max_connections", F_UINT, FIELD(max_connections), { NULL, NULL, 1024 },
+	  { { "1", NULL, 1 }, { "1000000", NULL, 1000000 } },
+	  { { "0", NULL }, { "1000001", NULL }, { "many", NULL } } },
+	{ "max_message_memory", F_U64, FIELD(max_message_memory), { NULL, NULL, GiB(2) },
+	  { { "\"8G\"", NULL, GiB(8) }, { "\"100M\"", NULL, MiB(100) } },
+	  { { "\"0\"", NULL }, { "\"12Q\"", NULL },
+	    { "\"99M\"", "max_message_memory must be at least max_message_size" } } },
 	{ "cache_size", F_UINT, FIELD(cache_size), { NULL, NULL, 4096 },
 	  { { "0", NULL, 0 }, { "10000000", NULL, 10000000 } },
 	  { { "-1", NULL }, { "10000001", NULL }, { "big", NULL } } },
@@ -775,11 +782,12 @@ static void test_cross_key_limits_accepted(void **state)
 	char err[1024];
 
 	(void)state;
-	write_file("max_message_size = \"4G\"\nmax_worker_memory = \"4112M\"\ntimeout = 51\n");
+	write_file("max_message_size = \"4G\"\nmax_worker_memory = \"4112M\"\ntimeout = 51\nmax_message_memory = \"4G\"\n");
 	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(c.max_message_size, 4ull << 30);
 	assert_int_equal(c.max_worker_memory, (4ull << 30) + (16ull << 20));
+	assert_int_equal(c.max_message_memory, 4ull << 30);
 	sup_config_free(&c);
 }
 

@@ -302,6 +302,31 @@ static void test_chan(void **state)
 	close(fd);
 }
 
+/* max_message_memory: all gathers together stay under the budget. */
+static void test_gather_budget(void **state)
+{
+	struct ipc_gather a = { 0 }, b = { 0 };
+	size_t base = ipc_gather_in_use();
+
+	(void)state;
+	ipc_gather_set_budget(base + (3u << 19));  /* 1.5 MB */
+	assert_int_equal(ipc_gather_get(&a, 4u << 20), 0);
+	assert_int_equal(ipc_gather_get(&b, 4u << 20), 0);
+	assert_int_equal(ipc_gather_in_use(), base + 2 * IPC_GATHER_FIRST);
+	assert_int_equal(ipc_gather_reserve(&a, 700u << 10), 0);      /* 1 MB + 256 KB mapped */
+	assert_int_equal(ipc_gather_reserve(&b, 600u << 10), -ENOBUFS); /* 2 MB would pass 1.5 */
+	assert_int_equal(ipc_gather_reserve(&b, 500u << 10), 0);      /* 1.5 MB: just fits */
+	ipc_gather_put(&b);
+	/* Alone, a buffer may grow past the budget: one message always fits. */
+	assert_int_equal(ipc_gather_reserve(&a, 3u << 20), 0);
+	ipc_gather_put(&a);
+	assert_int_equal(ipc_gather_in_use(), base);
+	assert_int_equal(ipc_gather_get(&b, 4u << 20), 0);
+	assert_int_equal(ipc_gather_reserve(&b, 900u << 10), 0);       /* given back: fits again */
+	ipc_gather_put(&b);
+	ipc_gather_set_budget(SIZE_MAX);
+}
+
 /* A worker's libclamav message: checked, then made safe to log. */
 static void test_wlog_clean(void **state)
 {
@@ -352,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_chan),
 		cmocka_unit_test(test_engine_strerror),
 		cmocka_unit_test(test_wlog_clean),
+		cmocka_unit_test(test_gather_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
