@@ -184,6 +184,26 @@ static void conn_close(struct sup_conn *c)
 
 /* ---- the reply: lines collected, then written in one go ---- */
 
+/* Room for n more bytes; 0, or -1 past CONN_OUT_MAX or out of memory
+ * (the reply is then cut short, never overrun). */
+static int out_room(struct sup_conn *c, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (c->outlen + n + 1 > CONN_OUT_MAX)
+		return -1;
+	if (c->outlen + n + 1 <= c->outcap)
+		return 0;
+	for (cap = c->outcap ? c->outcap : 256; cap < c->outlen + n + 1; cap *= 2)
+		;
+	if ((p = realloc(c->out, cap)) == NULL)
+		return -1;
+	c->out = p;
+	c->outcap = cap;
+	return 0;
+}
+
 static void out_vadd(struct sup_conn *c, const char *fmt, va_list ap) PLAT_PRINTF(2, 0);
 
 static void out_vadd(struct sup_conn *c, const char *fmt, va_list ap)
@@ -194,18 +214,8 @@ static void out_vadd(struct sup_conn *c, const char *fmt, va_list ap)
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
 	va_end(aq);
-	if (n < 0 || c->outlen + (size_t)n + 1 > CONN_OUT_MAX)
+	if (n < 0 || out_room(c, (size_t)n) < 0)
 		return;
-	if (c->outlen + (size_t)n + 1 > c->outcap) {
-		size_t cap = c->outcap ? c->outcap : 256;
-		char *p;
-		while (cap < c->outlen + (size_t)n + 1)
-			cap *= 2;
-		if ((p = realloc(c->out, cap)) == NULL)
-			return;
-		c->out = p;
-		c->outcap = cap;
-	}
 	vsnprintf(c->out + c->outlen, c->outcap - c->outlen, fmt, ap);
 	c->outlen += (size_t)n;  /* the text may hold '\0' delimiters: length-based */
 }
@@ -219,19 +229,41 @@ static void PLAT_PRINTF(2, 3) out_add(struct sup_conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Inside a session every reply starts with its request's number. */
+static void out_tag(struct sup_conn *c)
+{
+	if (c->session)
+		out_add(c, "%u: ", c->req_id);
+}
+
+/* Bytes already formatted, delimiter included (they may hold a '\0'). */
+static void out_bytes(struct sup_conn *c, const char *p, size_t n)
+{
+	out_tag(c);
+	if (out_room(c, n) < 0)
+		return;
+	memcpy(c->out + c->outlen, p, n);
+	c->outlen += n;
+}
+
 /* One reply line: the session tag, the text, the delimiter. */
+static void out_vline(struct sup_conn *c, const char *fmt, va_list ap) PLAT_PRINTF(2, 0);
+
+static void out_vline(struct sup_conn *c, const char *fmt, va_list ap)
+{
+	out_tag(c);
+	out_vadd(c, fmt, ap);
+	out_add(c, "%c", c->delim);
+}
+
 static void PLAT_PRINTF(2, 3) out_line(struct sup_conn *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (c->session)
-		out_add(c, "%u: ", c->req_id);
 	va_start(ap, fmt);
-	out_vadd(c, fmt, ap);
+	out_vline(c, fmt, ap);
 	va_end(ap);
-	out_add(c, "%c", c->delim);
 }
-
 
 static void conn_shutdown_done(uv_shutdown_t *req, int status)
 {
@@ -293,36 +325,13 @@ static void conn_send(struct sup_conn *c)
 		conn_close(c);
 }
 
-static void out_bytes(struct sup_conn *c, const char *p, size_t n)
-{
-	if (c->session)
-		out_add(c, "%u: ", c->req_id);
-	if (c->outlen + n + 1 > CONN_OUT_MAX)
-		return;
-	if (c->outlen + n + 1 > c->outcap) {
-		size_t cap = c->outcap ? c->outcap : 256;
-		char *q;
-		while (cap < c->outlen + n + 1)
-			cap *= 2;
-		if ((q = realloc(c->out, cap)) == NULL)
-			return;
-		c->out = q;
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, p, n);
-	c->outlen += n;
-}
-
 static void PLAT_PRINTF(2, 3) conn_replyf(struct sup_conn *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (c->session)
-		out_add(c, "%u: ", c->req_id);
 	va_start(ap, fmt);
-	out_vadd(c, fmt, ap);
+	out_vline(c, fmt, ap);
 	va_end(ap);
-	out_add(c, "%c", c->delim);
 	conn_send(c);
 }
 
@@ -693,8 +702,7 @@ static void stats_reply(struct sup_conn *c)
 	sup_pool_describe(&pi);
 	/* clamd's layout; the figures are avwarden's own (the STATS line: how
 	 * long this command took, as clamd's per-thread line does). */
-	if (c->session)
-		out_add(c, "%u: ", c->req_id);
+	out_tag(c);
 	out_add(c, "POOLS: 1\n\nSTATE: VALID PRIMARY\n"
 	    "THREADS: live %u  idle %u max %u idle-timeout %u\n"
 	    "QUEUE: %zu items\n\tSTATS %.6f \n\n"
