@@ -163,26 +163,17 @@ run: deps
 unit: $(TESTS)
 	@sh tests/run-unit.sh $(BUILD)
 
-# Each suite has a hard time limit: a hang fails the run instead of stalling CI.
+# The suites that drive a real daemon, in order. Each has a hard time limit:
+# a hang fails the run instead of stalling CI.
+SUITES := integration supervision operations mta client protocol
+
 integration: all
-	@timeout 600 sh tests/integration.sh $(BUILD)
-	@timeout 600 sh tests/supervision.sh $(BUILD)
-	@timeout 600 sh tests/operations.sh $(BUILD)
-	@timeout 300 sh tests/mta.sh $(BUILD)
-	@timeout 300 sh tests/client.sh $(BUILD)
-	@timeout 600 sh tests/protocol.sh $(BUILD)
-	@timeout 120 sh tests/install.sh $(BUILD)
+	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done
 
 check: deps
 	@$(MAKE) --no-print-directory all
 	@timeout 300 sh tests/run-unit.sh $(BUILD)
-	@timeout 600 sh tests/integration.sh $(BUILD)
-	@timeout 600 sh tests/supervision.sh $(BUILD)
-	@timeout 600 sh tests/operations.sh $(BUILD)
-	@timeout 300 sh tests/mta.sh $(BUILD)
-	@timeout 300 sh tests/client.sh $(BUILD)
-	@timeout 600 sh tests/protocol.sh $(BUILD)
-	@timeout 120 sh tests/install.sh $(BUILD)
+	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory fuzz-short
 
@@ -195,12 +186,7 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -DAVW_SANITIZER_BUILD" HARDEN=
 	@$(ASAN_ENV) timeout 600 sh tests/run-unit.sh build-asan
-	@$(ASAN_ENV) timeout 900 sh tests/integration.sh build-asan
-	@$(ASAN_ENV) timeout 900 sh tests/supervision.sh build-asan
-	@$(ASAN_ENV) timeout 900 sh tests/operations.sh build-asan
-	@$(ASAN_ENV) timeout 600 sh tests/mta.sh build-asan
-	@$(ASAN_ENV) timeout 600 sh tests/client.sh build-asan
-	@$(ASAN_ENV) timeout 900 sh tests/protocol.sh build-asan
+	@for s in $(SUITES); do $(ASAN_ENV) timeout 900 sh tests/$$s.sh build-asan || exit 1; done
 
 # ---- fuzzing (libFuzzer) -------------------------------------------------
 # Harnesses for the clamd protocol's pure functions (supervisor/clamd.c),
