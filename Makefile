@@ -165,7 +165,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration supervision operations mta client protocol
+SUITES := integration supervision survival operations mta client protocol
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done

@@ -31,6 +31,10 @@
 #include "../platform/plat.h"
 #include "../privileges/priv.h"
 
+#ifdef AVW_FAULT_INJECTION
+#include "../tests/fault.h"
+#endif
+
 #define HOST_MAX_WORKERS 1024
 
 struct host_worker {
@@ -224,6 +228,10 @@ static void serve(const struct cl_engine *engine)
 			struct ipc_msg m;
 			int fds[3];
 			size_t nfds = 3;
+#ifdef AVW_FAULT_INJECTION
+			static unsigned spawns;
+			fault_host_before_spawn(++spawns);
+#endif
 			int rc = ipc_msg_recv(ctl, &m, fds, &nfds);
 			if (rc == -EAGAIN)
 				continue;

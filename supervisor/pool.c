@@ -147,6 +147,15 @@ static struct {
 	uv_timer_t queue_timer;   /* the oldest queued job's deadline */
 	uv_timer_t spawn_timer;   /* retry slots whose channel setup failed */
 	uv_timer_t update_timer;  /* update_interval: has the database changed? */
+	/*
+	 * Answered jobs wait here for the check phase of the loop: a done
+	 * callback never runs inside a pool call (sup_pool_submit answering
+	 * from the cache, a reload failing the queue, ...), so a caller never
+	 * finds its request answered, and maybe freed, under its feet.
+	 */
+	uv_check_t done_check;
+	uv_idle_t done_idle;      /* keeps poll from blocking while some wait */
+	struct sup_job *done_head, *done_tail;
 	unsigned backoff_ms;
 	int start_failed;         /* the last start attempt failed: fail fast */
 	char last_failure[IPC_TEXT_MAX];
@@ -210,6 +219,48 @@ static void verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, 
 	va_end(ap);
 }
 
+static void done_close(void)
+{
+	if (uv_is_closing((uv_handle_t *)&P.done_check))
+		return;
+	uv_close((uv_handle_t *)&P.done_check, NULL);
+	uv_close((uv_handle_t *)&P.done_idle, NULL);
+}
+
+static void done_idle_cb(uv_idle_t *h)
+{
+	(void)h;  /* only there to keep the loop from blocking in poll */
+}
+
+/*
+ * Hands answered jobs to their owners. Only those queued before this turn:
+ * a callback that submits again (the next file of a CONTSCAN, answered from
+ * the cache) is answered on the next turn, so nothing recurses and a long
+ * run of instant answers cannot starve the sockets.
+ */
+static void done_run(uv_check_t *h)
+{
+	struct sup_job *job = P.done_head, *last = P.done_tail;
+
+	(void)h;
+	if (job == NULL)
+		return;
+	P.done_head = P.done_tail = NULL;
+	for (;;) {
+		struct sup_job *next = job->next;
+		int end = job == last;
+		job->next = NULL;
+		job->done(job, &job->verdict);
+		if (end)
+			break;
+		job = next;
+	}
+	if (P.done_head == NULL)
+		uv_idle_stop(&P.done_idle);
+	if (P.closing && P.done_head == NULL)
+		done_close();
+}
+
 /* The bytes are in the gather buffer until dispatch, then in the worker's
  * data area (read-only to the worker) until the slot is released. */
 static void job_hash(struct sup_job *job, const struct sup_worker *w)
@@ -224,6 +275,22 @@ static void job_hash(struct sup_job *job, const struct sup_worker *w)
 		return;
 	sup_hash(job->len ? p : "", job->len, job->hash);
 	job->have_hash = 1;
+}
+
+/* Queues the answer; done_run() hands it over from the loop's check phase. */
+static void job_deliver(struct sup_job *job, const struct sup_verdict *v)
+{
+	ipc_gather_put(&job->buf);
+	job->worker = NULL;
+	job->verdict = *v;
+	job->next = NULL;
+	if (P.done_tail)
+		P.done_tail->next = job;
+	else
+		P.done_head = job;
+	P.done_tail = job;
+	if (!uv_is_active((uv_handle_t *)&P.done_idle))
+		uv_idle_start(&P.done_idle, done_idle_cb);
 }
 
 static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct sup_worker *w)
@@ -265,12 +332,13 @@ static void job_finish(struct sup_job *job, const struct sup_verdict *v, struct 
 		    job->id, job->len, (double)ns / 1e6, ipc_status_name(v->status),
 		    v->name[0] ? " virus=" : "", v->name,
 		    job->cached ? "cached_gen" : "worker", job->cached ? job->cached : (w ? w->id : 0));
-	ipc_gather_put(&job->buf);
 	/* A large message's pages go back to the system, not to the next job. */
-	if (w != NULL && job->len > IPC_GATHER_FIRST)
+	if (w != NULL && job->len > IPC_GATHER_FIRST) {
 		ipc_data_trim(&w->data, IPC_GATHER_FIRST, job->len);
-	job->worker = NULL;
-	job->done(job, v);
+		if (w->dirty > IPC_GATHER_FIRST)
+			w->dirty = IPC_GATHER_FIRST;  /* the rest reads as zeros now */
+	}
+	job_deliver(job, v);
 }
 
 static void queue_arm(void);
@@ -379,10 +447,14 @@ static void worker_set_fault(struct sup_worker *w, int32_t code, const char *fmt
 
 static void spawn_retry(uv_timer_t *t);
 
-static void worker_closed(uv_handle_t *h)
+/*
+ * The slot's resources go; EV_CLOSED frees it. Reached from the poll
+ * handle's close callback, or directly for a slot that never got as far as
+ * a poll handle (still spawning when the host went): only a handle that
+ * worker_watch() counted is uncounted.
+ */
+static void worker_release_done(struct sup_worker *w, int had_poll)
 {
-	struct sup_worker *w = h->data;
-
 	if (w->sock >= 0)
 		close(w->sock);
 	if (w->pidfd >= 0)
@@ -394,10 +466,16 @@ static void worker_closed(uv_handle_t *h)
 	w->chan = NULL;
 	w->poll_init = 0;
 	w->pid = 0;
-	w->gen->handles--;
+	if (had_poll)
+		w->gen->handles--;
 	worker_event(w, EV_CLOSED);
 	check_drained();
 	gen_check(w->gen);
+}
+
+static void worker_closed(uv_handle_t *h)
+{
+	worker_release_done(h->data, 1);
 }
 
 static void worker_request_fork(struct sup_worker *w)
@@ -600,7 +678,7 @@ static void worker_event(struct sup_worker *w, enum sup_wevent ev)
 		if (w->poll_init)
 			uv_close((uv_handle_t *)&w->poll, worker_closed);
 		else
-			worker_closed((uv_handle_t *)&w->poll);
+			worker_release_done(w, 0);
 	}
 	if (a & A_REQUEST_FORK)
 		worker_request_fork(w);
@@ -1449,6 +1527,12 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 	uv_timer_init(loop, &P.queue_timer);
 	uv_timer_init(loop, &P.spawn_timer);
 	uv_timer_init(loop, &P.update_timer);
+	uv_check_init(loop, &P.done_check);
+	uv_idle_init(loop, &P.done_idle);
+	uv_check_start(&P.done_check, done_run);
+	/* The check handle alone must not keep the loop alive; the idle one,
+	 * active only while answers wait, does. */
+	uv_unref((uv_handle_t *)&P.done_check);
 	if (sup_poison_init(1024, cfg->poison_threshold, cfg->poison_ttl) < 0 ||
 	    sup_cache_init(cfg->cache_size) < 0)
 		return -ENOMEM;
@@ -1496,8 +1580,7 @@ void sup_pool_submit(struct sup_job *job)
 			P.stats.poison_hits++;
 			verdict_error(&v, pe->code, "poison message: %.100s, %u times; not scanned again for now",
 			    pe->reason, pe->faults);
-			ipc_gather_put(&job->buf);
-			job->done(job, &v);
+			job_deliver(job, &v);
 			return;
 		}
 	}
@@ -1571,6 +1654,8 @@ void sup_pool_close(void)
 		host_reset_workers(g, "avwarden is shutting down");
 	}
 	P.serving = P.loading = NULL;
+	if (P.done_head == NULL)
+		done_close();  /* else done_run() does, once they are answered */
 }
 
 void sup_pool_free(void)

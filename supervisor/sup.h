@@ -108,6 +108,7 @@ struct sup_job {
 	uint32_t cached;           /* answered from the cache of this generation */
 	size_t tag;                /* the submitter's, e.g. which file of a MULTISCAN */
 	unsigned char hash[32];    /* SHA-256 of the bytes, when needed */
+	struct sup_verdict verdict; /* the answer, until it is handed over */
 };
 
 struct sup_stats {
@@ -149,7 +150,8 @@ struct sup_worker_info {
 typedef void (*sup_reload_cb)(void *ctx, int ok, const char *msg);
 
 int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb)(void));
-/* Takes the job; its done callback is called exactly once, maybe at once. */
+/* Takes the job; its done callback is called exactly once, always from the
+ * loop (its check phase), never from inside this or any other pool call. */
 void sup_pool_submit(struct sup_job *job);
 /* Accepts no new jobs; lets queued and in-flight ones finish, then calls cb. */
 void sup_pool_drain(void (*cb)(void));

@@ -9,7 +9,10 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,4 +76,16 @@ void fault_corrupt(struct ipc_result *r)
 {
 	r->status = 77;  /* out of range */
 	memset(r->name, 'A', sizeof(r->name));  /* and unterminated */
+}
+
+void fault_host_before_spawn(unsigned n)
+{
+	const char *f = getenv("AVW_FAULT_HOST");
+	unsigned at;
+
+	if (f == NULL || sscanf(f, "spawn-nofile:%u", &at) != 1 || n != at)
+		return;
+	/* Descriptors 0-3 are open: no room for the three the request carries. */
+	struct rlimit rl = { 4, 4 };
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }

@@ -20,6 +20,16 @@
 int fault_maybe_inject(const void *data, size_t len);
 /* Corrupts a result the way a compromised worker could. */
 void fault_corrupt(struct ipc_result *r);
+/*
+ * The host misbehaving, chosen by the AVW_FAULT_HOST environment variable
+ * (set by a wrapper script on scanner_path; the supervisor passes no
+ * environment of its own):
+ *   spawn-nofile:N  at the Nth spawn request, lower our RLIMIT_NOFILE so the
+ *                   request's descriptors cannot be received (what a worker
+ *                   that may prlimit() its host can do), and so exit
+ * Called by the host with each spawn request's number, before receiving it.
+ */
+void fault_host_before_spawn(unsigned n);
 /* Calls a forbidden syscall by name; exposed for the sandbox tests. */
 int fault_syscall(const char *name);
 

@@ -1,0 +1,88 @@
+#!/bin/sh
+# tests/survival.sh: the supervisor never falls. Regressions for every way a
+# client or a scanner host once crashed or stalled it, each driven against
+# the real daemon: repeated MULTISCANs of one directory (a job answered
+# during its own submission), a CONTSCAN of 40,000 cached files (recursion),
+# the scanner host dying while a worker slot is still being spawned.
+# usage: tests/survival.sh BUILD_DIR   (root; kernel as integration.sh)
+set -u
+SUITE=survival
+. "$(dirname "$0")/lib.sh"
+FAULTY=$B/tests/avwarden-scanner-faulty
+
+alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }
+q() { printf "$2" | $CLIENT "$1" raw; }
+
+###########################################################################
+echo "# the same directory, path-scanned again and again"
+write_conf multi "$B/avwarden-scanner"
+start multi || exit 1
+D=$T/multi
+M=$T/mdir
+mkdir -p "$M"
+cp "$TESTFILES/clam.zip" "$M/"
+printf 'hello\n' > "$M/a.txt"
+chmod -R a+rX "$M"
+want="$M/clam.zip: ClamAV-Test-File.UNOFFICIAL FOUND"
+# The 2nd and 3rd are answered from the verdict cache, while being submitted.
+for i in 1 2 3; do
+	check "MULTISCAN #$i: one line, the virus" "$want" "$(q $SOCK "nMULTISCAN $M\n")"
+done
+check "CONTSCAN after them" "$want" "$(q $SOCK "nCONTSCAN $M\n")"
+check "MULTISCAN after CONTSCAN" "$want" "$(q $SOCK "nMULTISCAN $M\n")"
+check "SCAN after them" "$want" "$(q $SOCK "nSCAN $M\n")"
+check "z form, in a session" "1: $want|2: $want|" \
+	"$(printf "zIDSESSION\0zMULTISCAN $M\0zCONTSCAN $M\0zEND\0" | $CLIENT $SOCK raw | vis)"
+alive && ok "supervisor alive" || bad "supervisor alive"
+
+# Every verdict cached: each file is answered during its own submission.
+# Iterated, not recursed: the stack does not grow with the file count.
+N=$T/n40k
+mkdir -p "$N"
+python3 -c "
+import sys
+for i in range(40000):
+    open('$N/f%05d.txt' % i, 'w').write('same bytes\n')
+open('$N/z.com', 'w').write(open('$T/eicar.com').read())
+"
+chmod -R a+rX "$N"
+check "CONTSCAN of 40,001 files (cold)" "$N/z.com: Eicar-Test-Signature.UNOFFICIAL FOUND" "$(q $SOCK "nCONTSCAN $N\n")"
+check "CONTSCAN of 40,001 files (all cached)" "$N/z.com: Eicar-Test-Signature.UNOFFICIAL FOUND" "$(q $SOCK "nCONTSCAN $N\n")"
+check "MULTISCAN of 40,001 files (all cached)" "$N/z.com: Eicar-Test-Signature.UNOFFICIAL FOUND" "$(q $SOCK "nMULTISCAN $N\n")"
+rm -rf "$N"
+alive && ok "supervisor alive after 120,003 file scans" || bad "supervisor alive"
+stop || bad "stopped cleanly"
+
+###########################################################################
+echo "# the scanner host dies while a worker slot is spawning, 100 times"
+# The host cannot receive the descriptors of its 2nd spawn request (as if a
+# worker had lowered its RLIMIT_NOFILE): every worker crash replaces the
+# worker, which kills the host with the slot still spawning.
+cat > "$T/nofile-host.sh" <<SH
+#!/bin/sh
+AVW_FAULT_HOST=spawn-nofile:2 exec $FAULTY "\$@"
+SH
+chmod 755 "$T/nofile-host.sh"
+write_conf spawn "$T/nofile-host.sh" 'max_concurrency = 1' 'cache_size = 0' 'poison_threshold = 100'
+start spawn || exit 1
+D=$T/spawn
+printf 'AVWARDEN-FAULT:exit' > "$T/exit"
+bad_replies=0 served=0
+i=0
+while [ $i -lt 100 ]; do
+	i=$((i + 1))
+	r=$($CLIENT $SOCK instream "$T/exit" | vis)
+	[ "$r" = "stream: scanner exited with status 3 ERROR|" ] || { bad_replies=$((bad_replies + 1)); echo "     #$i: $r"; }
+	alive || break
+	# Served by the next generation (waits in the queue while it loads).
+	[ "$($CLIENT $SOCK instream "$T/eicar.com" | vis)" = "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" ] &&
+		served=$((served + 1))
+done
+check "supervisor alive after 100 hosts lost mid-spawn" yes "$(alive && echo yes || echo no)"
+check "every crash answered ERROR" 0 "$bad_replies"
+check "every next request served by a new generation" 100 "$served"
+hosts=$(grep -c 'warn host_exit gen=' "$D/scanner.log")
+[ "$hosts" -ge 100 ] && ok "host lost $hosts times, each logged" || bad "host losses logged" "$hosts"
+stop || bad "stopped cleanly"
+
+finish
