@@ -31,11 +31,18 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) \
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 
 PLATFORM  := platform/plat.c
-IPC       := ipc/ipc.c
-PRIV      := privileges/spawn.c privileges/host.c privileges/landlock.c privileges/seccomp.c
-SUP_SRC   := supervisor/main.c supervisor/config.c supervisor/clamd.c supervisor/listen.c \
-	supervisor/pool.c supervisor/lifecycle.c supervisor/poison.c supervisor/cache.c \
-	supervisor/control.c supervisor/scanpath.c
+IPC       := ipc/msg.c ipc/chan.c ipc/gather.c ipc/text.c
+PRIV      := privileges/spawn.c privileges/host.c privileges/worker.c privileges/landlock.c privileges/seccomp.c
+# The supervisor, by layer: configuration; the pool (verdict memory, queue,
+# generations, slots, the host link, the database watch); the clients
+# (sockets, sessions, path scans, replies, the console); main.
+SUP_CONF  := supervisor/config.c supervisor/conftext.c supervisor/addr.c
+SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervisor/cache.c supervisor/genquery.c \
+	supervisor/poison.c supervisor/gen.c supervisor/slot.c supervisor/lifecycle.c \
+	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c
+SUP_CLIENTS := supervisor/sockets.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
+	supervisor/reply.c supervisor/clamd.c supervisor/control.c
+SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS)
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
 
 # `make V=1` shows the compiler command lines.
@@ -122,7 +129,7 @@ $(BUILD)/tests/clamd-client: $(call obj,tests/clamd_client.c $(PLATFORM))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS)
 
-$(BUILD)/tests/test_config: $(call obj,tests/test_config.c supervisor/config.c $(PLATFORM))
+$(BUILD)/tests/test_config: $(call obj,tests/test_config.c $(SUP_CONF) $(PLATFORM))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(SCAN_LIBS) $(CMOCKA_LIBS)
@@ -215,14 +222,14 @@ fuzz-short:
 	@timeout $$(( $(words $(FUZZ_TARGETS)) * ($(FUZZ_SHORT_TIME) + 30) )) \
 		sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SHORT_TIME) $(FUZZ_TARGETS)
 
-# The code under test carries coverage instrumentation; ipc.c (linked for
+# The code under test carries coverage instrumentation; ipc/text.c (linked for
 # ipc_status_name) only the sanitizers.
 $(FUZZ_BUILD)/obj/clamd.o: supervisor/clamd.c supervisor/clamd.h ipc/ipc.h
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $< (fuzz)")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_BUILD)/obj/ipc.o: ipc/ipc.c ipc/ipc.h
+$(FUZZ_BUILD)/obj/ipc.o: ipc/text.c ipc/ipc.h
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $< (fuzz)")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@

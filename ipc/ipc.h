@@ -54,36 +54,100 @@ const char *ipc_status_name(enum ipc_status s);
 /* libclamav's text for an engine code (cl_strerror), without linking it. */
 const char *ipc_engine_strerror(int32_t code);
 
-/* ---- control messages, supervisor <-> host ---- */
+/* ---- control records, supervisor <-> host ---- */
 
+/*
+ * One typed record per SOCK_SEQPACKET datagram: a header and exactly the
+ * payload its type has, nothing more or less. Each type has its own
+ * validator, run by ipc_msg_recv() before the record is handed out, and a
+ * direction: a receiver names the types it accepts and anything else is
+ * malformed. Descriptors travel with SPAWN only (exactly three).
+ */
 enum ipc_msg_type {
-	IPC_MSG_START = 1,        /* sup -> host: limits applied, go ahead */
-	IPC_MSG_READY,            /* host -> sup: database loaded; a = signatures */
-	IPC_MSG_LOG,              /* host -> sup: a = level, text */
-	IPC_MSG_FATAL,            /* host -> sup: text says why it is exiting */
-	IPC_MSG_SPAWN,            /* sup -> host: fork worker id; fds: job socket, channel, data (read-only) */
-	IPC_MSG_WORKER_UP,        /* host -> sup: worker id has pid */
-	IPC_MSG_WORKER_EXIT,      /* host -> sup: worker id, pid, a = wait status */
+	IPC_MSG_START = 1,        /* sup -> host: limits to apply, go ahead */
+	IPC_MSG_READY,            /* host -> sup: database loaded */
+	IPC_MSG_LOG,              /* host -> sup: one of libclamav's messages */
+	IPC_MSG_FATAL,            /* host -> sup: why it is about to exit */
+	IPC_MSG_SPAWN,            /* sup -> host: fork this worker; fds: job socket, channel, data (read-only) */
+	IPC_MSG_WORKER_UP,        /* host -> sup: the worker runs as this pid */
+	IPC_MSG_WORKER_EXIT,      /* host -> sup: the worker was reaped (or its fork failed) */
 };
 #define IPC_MSG_TYPE_MAX IPC_MSG_WORKER_EXIT
+#define IPC_MSG_BIT(t) (1u << (t))
+#define IPC_MSG_TO_HOST (IPC_MSG_BIT(IPC_MSG_START) | IPC_MSG_BIT(IPC_MSG_SPAWN))
+#define IPC_MSG_TO_SUP (IPC_MSG_BIT(IPC_MSG_READY) | IPC_MSG_BIT(IPC_MSG_LOG) | \
+	IPC_MSG_BIT(IPC_MSG_FATAL) | IPC_MSG_BIT(IPC_MSG_WORKER_UP) | IPC_MSG_BIT(IPC_MSG_WORKER_EXIT))
+#define IPC_SPAWN_FDS 3
 
-struct ipc_msg {
-	uint32_t type;
-	uint32_t worker;
-	int32_t pid;
-	int32_t a;
-	char text[IPC_TEXT_MAX];  /* NUL-terminated when used */
+struct ipc_start {
+	uint64_t nofile;          /* RLIMIT_NOFILE for the host and its workers, > 0 */
 };
 
-/* Sends msg with up to 3 fds. 0 or -errno. */
-int ipc_msg_send(int sock, const struct ipc_msg *msg, const int *fds, size_t nfds);
+/* Layers the platform could not give (privileges/priv.h, PRIV_MISSING_*). */
+#define IPC_MISSING_KNOWN 0x3u
+struct ipc_ready {
+	uint32_t signatures;      /* > 0 */
+	uint32_t missing;         /* IPC_MISSING_KNOWN bits only */
+	char engine[32];          /* libclamav's version */
+	char tmpdir[128];         /* the temp dir in use */
+	char database[160];       /* versions and dates, as the host read them */
+};
+
+enum ipc_log_level { IPC_LOG_INFO = 1, IPC_LOG_WARN = 2, IPC_LOG_ERROR = 3 };
+struct ipc_log {
+	int32_t level;            /* enum ipc_log_level */
+	char text[IPC_TEXT_MAX];
+};
+
+struct ipc_fatal {
+	char reason[IPC_TEXT_MAX];
+};
+
+struct ipc_spawn {
+	uint32_t worker;          /* the supervisor's id for it, > 0 */
+};
+
+struct ipc_worker_up {
+	uint32_t worker;
+	int32_t pid;              /* > 1 */
+};
+
+struct ipc_worker_exit {
+	uint32_t worker;
+	int32_t pid;              /* 0: the fork failed, reason says why */
+	int32_t status;           /* wait status */
+	char reason[160];
+};
+
+struct ipc_msg {
+	uint32_t type;            /* enum ipc_msg_type */
+	uint32_t len;             /* payload bytes: exactly the type's size */
+	union {
+		struct ipc_start start;
+		struct ipc_ready ready;
+		struct ipc_log log;
+		struct ipc_fatal fatal;
+		struct ipc_spawn spawn;
+		struct ipc_worker_up up;
+		struct ipc_worker_exit exit;
+	} u;
+};
+
+/* The payload size of a type, 0 for an unknown one. */
+size_t ipc_msg_payload_size(uint32_t type);
+/* Sends a record of `type` whose payload is at `payload` (its type's size),
+ * with up to IPC_SPAWN_FDS descriptors. 0 or -errno. */
+int ipc_msg_send(int sock, uint32_t type, const void *payload, const int *fds, size_t nfds);
 /*
- * Receives one message and up to *nfds descriptors (set to how many came).
- * Returns 1 on a message, 0 on EOF, -EAGAIN when nothing is pending, -EBADMSG
- * for a malformed record (wrong size, unknown type, unterminated text, too
- * many fds: extra fds are closed), other -errno on failure.
+ * Receives one record. `accept` is a mask of IPC_MSG_BIT()s. Returns 1 with
+ * a validated record (texts NUL-terminated and cleaned for logs; for SPAWN,
+ * exactly IPC_SPAWN_FDS descriptors in fds), 0 on EOF, -EAGAIN when nothing
+ * is pending, -EBADMSG for anything else (wrong size or type, a type not
+ * accepted, a field out of range, unexpected descriptors, which are closed),
+ * with a reason in err; other -errno on failure.
  */
-int ipc_msg_recv(int sock, struct ipc_msg *msg, int *fds, size_t *nfds);
+int ipc_msg_recv(int sock, unsigned accept, struct ipc_msg *m, int fds[IPC_SPAWN_FDS],
+    char *err, size_t errlen);
 
 /* ---- worker channel ---- */
 
@@ -182,28 +246,39 @@ int ipc_job_send(int sock, const struct ipc_job *job);
 int ipc_job_recv(int sock, struct ipc_job *job);
 
 /*
- * Worker -> supervisor on the job socket, besides the 8-byte wake-up: one
- * of libclamav's own messages (warnings, errors) during a scan, for the
- * scanner log. The supervisor tells the two apart by size, caps how many it
- * takes per job, and cleans the text before logging it.
+ * Worker -> supervisor on the job socket: tagged records, each exactly its
+ * tag's size. DONE publishes the result of job `seq` in the channel; LOG
+ * carries one of libclamav's messages during a scan, for the scanner log
+ * (the supervisor caps how many it takes per job, and cleans the text).
  */
-#define IPC_WLOG_MAGIC 0x676f6c2d77766100ull  /* "\0avw-log" */
 #define IPC_WLOG_TEXT 240
+enum ipc_wrec_tag { IPC_W_DONE = 1, IPC_W_LOG = 2 };
 struct ipc_wlog {
-	uint64_t magic;
 	int32_t level;   /* enum ipc_log_level */
 	uint32_t pad;
 	char text[IPC_WLOG_TEXT];
 };
-enum ipc_log_level { IPC_LOG_INFO = 1, IPC_LOG_WARN = 2, IPC_LOG_ERROR = 3 };
+struct ipc_wrec {
+	uint32_t tag;    /* enum ipc_wrec_tag */
+	uint32_t pad;
+	union {
+		uint64_t done_seq;
+		struct ipc_wlog log;
+	} u;
+};
+/* Sends a DONE or LOG record (the size its tag has). 0 or -errno. */
+int ipc_wrec_send(int sock, const struct ipc_wrec *r);
+/* Supervisor side: 1 with a validated record (LOG text cleaned), 0 on EOF,
+ * -EAGAIN, or -EBADMSG with a reason in err. */
+int ipc_wrec_recv(int sock, struct ipc_wrec *r, char *err, size_t errlen);
 
+/* 1 when len bytes at s are printable ASCII without spaces (a virus name). */
+int ipc_printable_name(const char *s, size_t len);
 /*
- * Checks magic, level and NUL termination, then makes the text safe for a
- * key="value" log field: control bytes, non-ASCII bytes, '"' and '\\'
- * become '?', a trailing newline is dropped. 0, or -1 with err set.
+ * Makes a NUL-terminated string from a scanner safe for a key="value" log
+ * field: control bytes, non-ASCII bytes, '"' and '\\' become '?', trailing
+ * newlines and spaces are dropped. In place.
  */
-int ipc_wlog_clean(struct ipc_wlog *l, char *err, size_t errlen);
-/* The same cleaning for a NUL-terminated string of the host's. */
 void ipc_text_clean(char *s);
 
 #endif

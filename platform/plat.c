@@ -56,11 +56,6 @@ void plat_log_syslog(const char *ident, int facility)
 	log_syslog = 1;
 }
 
-void plat_log_set_level(enum plat_log_level min)
-{
-	log_min = min;
-}
-
 int plat_log_open(const char *path)
 {
 	int fd = -1;
@@ -178,12 +173,9 @@ int plat_write_all(int fd, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = PLAT_RETRY(write(fd, p, len));
+		if (n < 0)
 			return -errno;
-		}
 		p += n;
 		len -= (size_t)n;
 	}
@@ -196,35 +188,14 @@ ssize_t plat_read_full(int fd, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = PLAT_RETRY(read(fd, p + got, len - got));
+		if (n < 0)
 			return -errno;
-		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
-}
-
-int plat_set_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return -errno;
-	return 0;
-}
-
-int plat_set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
 }
 
 int plat_close_fds_except(int lowfd, const int *keep, size_t nkeep)
@@ -253,6 +224,37 @@ int plat_close_fds_except(int lowfd, const int *keep, size_t nkeep)
 			next = (unsigned int)sorted[i] + 1;
 	}
 	return 0;
+}
+
+long plat_proc_ppid(pid_t pid)
+{
+	char path[64], line[128];
+	long ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "PPid: %ld", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid;
+}
+
+uint64_t plat_proc_rss(pid_t pid)
+{
+	char path[64];
+	unsigned long long size = 0, resident = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 uint64_t plat_now_ns(void)

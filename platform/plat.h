@@ -30,7 +30,6 @@ void plat_log_init(const char *tag, int to_stderr);
 int plat_log_open(const char *path);
 /* Also sends every event to syslog(3), without the timestamp. */
 void plat_log_syslog(const char *ident, int facility);
-void plat_log_set_level(enum plat_log_level min);
 void plat_log(enum plat_log_level lvl, const char *event, const char *fmt, ...) PLAT_PRINTF(3, 4);
 void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_list ap) PLAT_PRINTF(3, 0);
 
@@ -38,21 +37,31 @@ void plat_vlog(enum plat_log_level lvl, const char *event, const char *fmt, va_l
 #define log_info(ev, ...) plat_log(PLAT_LOG_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...) plat_log(PLAT_LOG_DEBUG, ev, __VA_ARGS__)
 #define log_warnx(ev, ...) plat_log(PLAT_LOG_WARN, ev, __VA_ARGS__)
+/* An error the process survives (a reload refused, a reply out of memory). */
+#define log_errx(ev, ...) plat_log(PLAT_LOG_ERROR, ev, __VA_ARGS__)
 void log_warn(const char *event, const char *fmt, ...) PLAT_PRINTF(2, 3); /* appends errno */
 void fatal(const char *event, const char *fmt, ...) PLAT_PRINTF(2, 3) PLAT_NORETURN;  /* errno */
 /* In a forked child: make fatal()/fatalx() use _exit(). */
 void plat_exit_fast(int on);
 void fatalx(const char *event, const char *fmt, ...) PLAT_PRINTF(2, 3) PLAT_NORETURN;
 
+/*
+ * The one EINTR loop: evaluates a syscall expression until it is not
+ * interrupted; the value is the call's (errno set as it left it).
+ */
+#define PLAT_RETRY(expr) ({ __typeof__(expr) r_; do r_ = (expr); while (r_ == -1 && errno == EINTR); r_; })
+
 /* I/O that retries EINTR and short transfers. Return 0 / -errno (write_all),
  * bytes read or -errno (read_full stops at EOF). */
 int plat_write_all(int fd, const void *buf, size_t len);
 ssize_t plat_read_full(int fd, void *buf, size_t len);
 
-int plat_set_cloexec(int fd);
-int plat_set_nonblock(int fd);
 /* Close every descriptor >= lowfd except those listed in keep[]. */
 int plat_close_fds_except(int lowfd, const int *keep, size_t nkeep);
+
+/* From /proc: a process's parent pid (-1 if gone), its resident bytes (0). */
+long plat_proc_ppid(pid_t pid);
+uint64_t plat_proc_rss(pid_t pid);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t plat_now_ns(void);

@@ -1,10 +1,13 @@
 /*
- * privileges/host.c: step 2, run by the scanner host right after exec and
- * before it reads a single signature.
+ * privileges/host.c: the scanner host's containment. Steps 1 (from the
+ * inside) and 2 right after exec, before it reads a single signature; step
+ * 3 once the database is compiled.
  *
- * Order matters: namespaces first (they grant the capabilities inside the
- * new user namespace that mounting the tmpfs needs), then the tmpfs, then
- * every capability is dropped, then no_new_privs and non-dumpable.
+ * Order matters: descriptors and limits first, then namespaces (they grant
+ * the capabilities inside the new user namespace that mounting the tmpfs
+ * needs), then the tmpfs, then every capability is dropped, then
+ * no_new_privs and non-dumpable. Landlock comes last, when no file outside
+ * the temp dir will ever be needed again.
  */
 #define _GNU_SOURCE
 #include "priv.h"
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -133,34 +137,57 @@ static int private_dir_fallback(char *tmpdir, size_t len)
 	return 0;
 }
 
-#define STEP(name, call) do {          \
-		int rc_ = (call);          \
-		if (rc_ < 0) {             \
-			*step = (name);    \
-			return rc_;        \
-		}                          \
-	} while (0)
+static int close_other_fds(const int *keep, size_t nkeep)
+{
+	return plat_close_fds_except(0, keep, nkeep);
+}
 
-int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
-    unsigned *missing, const char **step)
+static int die_with_parent(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -errno;
+	return getppid() == 1 ? -ESRCH : 0;  /* the supervisor is already gone */
+}
+
+int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char **step)
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	int rc;
 
 	*missing = 0;
+	PRIV_STEP("close descriptors", close_other_fds(p->keep, p->nkeep));
+	PRIV_STEP("parent death signal", die_with_parent());
+	PRIV_STEP("rlimits", priv_apply_limits(&p->limits));
 	rc = priv_enter_namespaces();
 	if (rc == -EPERM || rc == -ENOSPC || rc == -EINVAL || rc == -EACCES) {
 		/* The platform forbids unprivileged namespaces: say so, go on. */
 		*missing |= PRIV_MISSING_NAMESPACES;
-		STEP("private temp dir", private_dir_fallback(tmpdir, tmpdir_len));
+		PRIV_STEP("private temp dir", private_dir_fallback(p->tmpdir, p->tmpdir_len));
 	} else {
-		STEP("namespaces", rc);
-		STEP("uid/gid map", priv_map_ids(uid, gid));
-		STEP("tmpfs", priv_mount_tmpfs(tmpdir, tmp_size));
+		PRIV_STEP("namespaces", rc);
+		PRIV_STEP("uid/gid map", priv_map_ids(uid, gid));
+		PRIV_STEP("tmpfs", priv_mount_tmpfs(p->tmpdir, p->tmp_size));
 	}
-	STEP("drop capabilities", priv_drop_capabilities());
-	STEP("no_new_privs", priv_set_no_new_privs());
-	STEP("not dumpable", priv_set_not_dumpable());
+	PRIV_STEP("drop capabilities", priv_drop_capabilities());
+	PRIV_STEP("no_new_privs", priv_set_no_new_privs());
+	PRIV_STEP("not dumpable", priv_set_not_dumpable());
+	return 0;
+}
+
+static int landlock_or_missing(const char *tmpdir, unsigned *missing)
+{
+	int rc = priv_landlock_restrict(tmpdir);
+
+	if (rc == -EOPNOTSUPP) {
+		*missing |= PRIV_MISSING_LANDLOCK;
+		return 0;
+	}
+	return rc;
+}
+
+int priv_host_lockdown(const char *tmpdir, unsigned *missing, const char **step)
+{
+	PRIV_STEP("landlock", landlock_or_missing(tmpdir, missing));
 	return 0;
 }

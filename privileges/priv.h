@@ -1,16 +1,24 @@
 /*
- * privileges/priv.h: the sandbox, one named step per function, in the order
- * ../shared/DESIGN.md fixes. Each step returns 0 or -errno; the callers
- * (priv_host_contain, priv_worker_contain) abort the process on the first
- * failure, so a half-sandboxed scanner never serves.
+ * privileges/priv.h: the sandbox, as one list of named steps per process,
+ * in the order ../shared/DESIGN.md fixes:
  *
- * A layer the platform lacks (unprivileged user namespaces disabled, no
- * Landlock) is reported through the `missing` out-parameters, logged once by
- * the host, and never silently treated as present.
+ *   priv_spawn_plan       step 1, supervisor side: who the host runs as,
+ *                         with which environment, descriptors and limits
+ *   priv_host_contain     steps 1 (from the inside) and 2: the host, after
+ *                         exec and before it reads a signature
+ *   priv_host_lockdown    step 3: the host, after loading the database
+ *   priv_worker_contain   step 4: a worker, after fork
+ *
+ * Each list stops at the first failing step, names it in *step and returns
+ * -errno; the caller aborts the process, so a half-sandboxed scanner never
+ * serves. A layer the platform lacks (unprivileged user namespaces off, no
+ * Landlock) is reported in `missing`, logged once by the host, and never
+ * silently treated as present. The single steps are exported for the tests.
  */
 #ifndef AVW_PRIV_H
 #define AVW_PRIV_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,31 +30,51 @@ struct priv_spawn_limits {
 	uint64_t nofile;      /* RLIMIT_NOFILE for the host and its workers */
 };
 
+struct priv_spawn_plan {
+	int setid;            /* switch to uid/gid (the supervisor runs as root) */
+	uid_t uid;
+	gid_t gid;
+	char *const *env;     /* the whole environment the host gets */
+	int nfds;             /* descriptors it keeps: stdin, stdout, stderr, control */
+	struct priv_spawn_limits limits;  /* sent in START; the host applies them first */
+};
+
+/*
+ * Step 1 as a list: the account exists, is not root (when we are), the
+ * environment is PATH and LC_ALL only, only stdio and the control socket
+ * (IPC_HOST_FD) are kept, RLIMIT_CORE 0 and RLIMIT_NOFILE for the limits.
+ * When not started as root, setid is 0 and *unprivileged is set.
+ */
+int priv_spawn_plan(const char *user, struct priv_spawn_plan *plan, int *unprivileged, const char **step);
+
 /* Resolves the configured account; -ENOENT when it does not exist. */
 int priv_lookup_user(const char *name, uid_t *uid, gid_t *gid);
-/*
- * Applies RLIMIT_CORE=0 and RLIMIT_NOFILE to pid (0: the caller). The host
- * calls it on itself with the values the supervisor sends in START, first
- * thing after exec.
- */
-int priv_spawn_limits(pid_t pid, const struct priv_spawn_limits *lim);
+/* RLIMIT_CORE=0 and RLIMIT_NOFILE on the caller. */
+int priv_apply_limits(const struct priv_spawn_limits *lim);
 
-/* ---- step 2: host, after exec, before loading ---- */
+/* ---- steps 1 and 2: host, after exec, before loading ---- */
 
 enum priv_missing {
 	PRIV_MISSING_NAMESPACES = 1 << 0,  /* no user/mount/net/ipc/uts namespaces */
 	PRIV_MISSING_LANDLOCK = 1 << 1,    /* kernel without Landlock */
 };
 
+struct priv_host_params {
+	const int *keep;          /* descriptors kept open (stdio, control, the database) */
+	size_t nkeep;
+	struct priv_spawn_limits limits;
+	char *tmpdir;             /* where the private tmpfs goes; the path in use comes back */
+	size_t tmpdir_len;
+	uint64_t tmp_size;
+};
+
 /*
- * Runs step 2 in order: namespaces (user, mount, net, ipc, uts), the private
- * size-limited tmpfs (mounted on tmpdir, or a fresh directory under it when
- * namespaces are missing; the path in use is written back), dropping every
- * capability, no_new_privs, not dumpable. Returns 0 or -errno naming the
- * failed step in *step.
+ * In order: close every other descriptor, die with the supervisor, the
+ * limits, namespaces (user, mount, net, ipc, uts), the uid/gid map, the
+ * private size-limited tmpfs (or a fresh 0700 directory when namespaces are
+ * missing), drop every capability, no_new_privs, not dumpable.
  */
-int priv_host_contain(char *tmpdir, size_t tmpdir_len, uint64_t tmp_size,
-    unsigned *missing, const char **step);
+int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char **step);
 
 int priv_enter_namespaces(void);
 /* Maps uid/gid to themselves in the new user namespace; private mounts. */
@@ -58,18 +86,33 @@ int priv_set_not_dumpable(void);
 
 /* ---- step 3: host, after loading the database ---- */
 
-/* Landlock: read/write only under tmpdir; nothing else, no TCP. -EOPNOTSUPP
- * when the kernel lacks Landlock. */
+/* Landlock: read/write only under tmpdir. */
+int priv_host_lockdown(const char *tmpdir, unsigned *missing, const char **step);
+/* Landlock alone: nothing outside tmpdir, no TCP, no signals or abstract
+ * sockets outside the sandbox. -EOPNOTSUPP when the kernel lacks Landlock. */
 int priv_landlock_restrict(const char *tmpdir);
 
 /* ---- step 4: worker, after fork ---- */
 
+struct priv_worker_params {
+	int job_sock;                   /* the one descriptor kept besides stdio */
+	struct ipc_violation *violation;  /* where the SIGSYS handler writes */
+	uint64_t as_limit;              /* RLIMIT_AS, 0: none */
+};
+
 /*
- * Loads the worker's seccomp allowlist. A syscall outside it traps into a
- * handler that records the syscall number in `violation` (the worker's
- * shared channel) and then kills the process with SIGSYS through a
- * kill-process rule; a worker cannot install its own SIGSYS handler.
- * job_sock is the only socket the worker may sendmsg/recvmsg on.
+ * In order: die with the host (and refuse to start if it is gone), close
+ * every descriptor but stdio and the job socket, RLIMIT_AS, the seccomp
+ * allowlist.
+ */
+int priv_worker_contain(const struct priv_worker_params *p, const char **step);
+
+/*
+ * The worker's seccomp allowlist. A syscall outside it traps into a handler
+ * that records the syscall number in `violation` (the worker's shared
+ * channel) and then kills the process with SIGSYS through a kill-process
+ * rule; a worker cannot install its own SIGSYS handler. job_sock is the
+ * only socket the worker may sendmsg/recvmsg on.
  */
 int priv_worker_seccomp(struct ipc_violation *violation, int job_sock);
 /* Sequence number recorded with a violation: the job being scanned. */
@@ -77,5 +120,14 @@ void priv_worker_set_job(uint64_t seq);
 
 /* The syscall name for a number on this architecture, for log lines. */
 const char *priv_syscall_name(uint32_t sysno, char *buf, size_t len);
+
+/* Stops a list at the first failing step: sets *step and returns. */
+#define PRIV_STEP(name, call) do {        \
+		int rc_ = (call);         \
+		if (rc_ < 0) {            \
+			*step = (name);   \
+			return rc_;       \
+		}                         \
+	} while (0)
 
 #endif

@@ -3,10 +3,11 @@
  * supervisor through scanner_path (possibly via a wrapper script that execs
  * it), with its control socket on fd 3.
  *
- * Reads top to bottom: keep only fd 3, die with the supervisor, wait for the
- * supervisor's go (it applies our rlimits first), contain (namespaces,
- * tmpfs, no capabilities, no_new_privs), load the database, Landlock, say
- * READY, then fork workers on request and report how they end.
+ * Reads top to bottom: wait for the supervisor's go (START, with the limits
+ * to apply), hold the database by descriptor, contain (priv_host_contain:
+ * descriptors, limits, namespaces, tmpfs, no capabilities, no_new_privs),
+ * load the database, lock down (priv_host_lockdown: Landlock), say READY,
+ * then fork workers on request and report how they end.
  *
  * Must never scan anything itself, and never serve half-contained: every
  * failed step exits before READY.
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,97 +72,96 @@ const char *__asan_default_options(void)
 }
 #endif
 
-static void host_send(uint32_t type, uint32_t worker, pid_t pid, int32_t a, const char *fmt, ...)
-    PLAT_PRINTF(5, 6);
-
-static void host_send(uint32_t type, uint32_t worker, pid_t pid, int32_t a, const char *fmt, ...)
+/* Every record to the supervisor; the supervisor gone means we are done. */
+static void host_send(uint32_t type, const void *payload)
 {
-	struct ipc_msg m;
-	va_list ap;
-
-	memset(&m, 0, sizeof(m));
-	m.type = type;
-	m.worker = worker;
-	m.pid = pid;
-	m.a = a;
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(m.text, sizeof(m.text), fmt, ap);
-		va_end(ap);
-	}
-	if (ipc_msg_send(ctl, &m, NULL, 0) < 0)
-		_exit(1);  /* supervisor gone */
+	if (ipc_msg_send(ctl, type, payload, NULL, 0) < 0)
+		_exit(1);
 }
 
 /* Tell the supervisor why, then exit: it logs the cause and backs off. */
 static void PLAT_PRINTF(1, 2) PLAT_NORETURN host_fail(const char *fmt, ...)
 {
-	char buf[IPC_TEXT_MAX];
+	struct ipc_fatal f;
 	va_list ap;
 
+	memset(&f, 0, sizeof(f));
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(f.reason, sizeof(f.reason), fmt, ap);
 	va_end(ap);
-	plat_log(PLAT_LOG_ERROR, "host_abort", "reason=\"%s\"", buf);
-	host_send(IPC_MSG_FATAL, 0, 0, 0, "%s", buf);
+	log_errx("host_abort", "reason=\"%s\"", f.reason);
+	host_send(IPC_MSG_FATAL, &f);
 	exit(1);
 }
 
 /* libclamav's own messages (load errors, warnings) go to the scanner log. */
 static void host_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
 {
+	struct ipc_log l;
+
 	(void)fullmsg;
 	(void)ctx;
 	if (severity < CL_MSG_WARN)
 		return;
-	host_send(IPC_MSG_LOG, 0, 0, severity >= CL_MSG_ERROR ? IPC_LOG_ERROR : IPC_LOG_WARN, "%s", msg);
+	memset(&l, 0, sizeof(l));
+	l.level = severity >= CL_MSG_ERROR ? IPC_LOG_ERROR : IPC_LOG_WARN;
+	snprintf(l.text, sizeof(l.text), "%s", msg);
+	host_send(IPC_MSG_LOG, &l);
 }
 
+static void worker_exit_report(uint32_t worker, pid_t pid, int status, const char *reason)
+{
+	struct ipc_worker_exit e;
+
+	memset(&e, 0, sizeof(e));
+	e.worker = worker;
+	e.pid = pid;
+	e.status = status;
+	snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	host_send(IPC_MSG_WORKER_EXIT, &e);
+}
+
+/* The supervisor's go, with the limits to apply (see privileges/spawn.c). */
 static void wait_for_start(struct priv_spawn_limits *lim)
 {
 	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	char err[128];
 	struct ipc_msg m;
 	int rc;
 
 	for (;;) {
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (PLAT_RETRY(poll(&pfd, 1, -1)) < 0)
 			fatal("host_abort", "step=wait_start");
-		}
-		rc = ipc_msg_recv(ctl, &m, NULL, NULL);
+		rc = ipc_msg_recv(ctl, IPC_MSG_BIT(IPC_MSG_START), &m, NULL, err, sizeof(err));
 		if (rc == -EAGAIN)
 			continue;
 		if (rc == 0)
 			exit(0);
-		if (rc < 0 || m.type != IPC_MSG_START || m.a <= 0)
-			fatalx("host_abort", "step=wait_start reason=\"unexpected control message\"");
-		lim->nofile = (uint64_t)m.a;
+		if (rc < 0)
+			fatalx("host_abort", "step=wait_start reason=\"%s\"", err);
+		lim->nofile = m.u.start.nofile;
 		return;
 	}
 }
 
-static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m, int *fds, size_t nfds, int sigfd)
+static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn *sp, int fds[IPC_SPAWN_FDS], int sigfd)
 {
+	struct ipc_worker_up up;
 	sigset_t none;
 	size_t slot;
 	pid_t pid;
 
-	if (nfds != 3) {
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		host_fail("spawn request without its three descriptors");
-	}
 	for (slot = 0; slot < HOST_MAX_WORKERS && workers[slot].pid != 0; slot++)
 		;
 	if (slot == HOST_MAX_WORKERS)
 		host_fail("more than %d workers requested", HOST_MAX_WORKERS);
 	pid = fork();
 	if (pid < 0) {
-		int err = errno;
-		for (int i = 0; i < 3; i++)
+		char why[128];
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		for (int i = 0; i < IPC_SPAWN_FDS; i++)
 			close(fds[i]);
-		host_send(IPC_MSG_WORKER_EXIT, m->worker, 0, W_EXITCODE(127, 0), "fork: %s", strerror(err));
+		worker_exit_report(sp->worker, 0, W_EXITCODE(127, 0), why);
 		return;
 	}
 	if (pid == 0) {
@@ -173,11 +172,14 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_msg *m
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		scan_worker_main(engine, fds[0], fds[1], fds[2], worker_as_limit);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < IPC_SPAWN_FDS; i++)
 		close(fds[i]);
-	workers[slot].id = m->worker;
+	workers[slot].id = sp->worker;
 	workers[slot].pid = pid;
-	host_send(IPC_MSG_WORKER_UP, m->worker, pid, 0, NULL);
+	memset(&up, 0, sizeof(up));
+	up.worker = sp->worker;
+	up.pid = pid;
+	host_send(IPC_MSG_WORKER_UP, &up);
 }
 
 static void reap_workers(void)
@@ -189,7 +191,7 @@ static void reap_workers(void)
 		for (size_t i = 0; i < HOST_MAX_WORKERS; i++) {
 			if (workers[i].pid != pid)
 				continue;
-			host_send(IPC_MSG_WORKER_EXIT, workers[i].id, pid, status, NULL);
+			worker_exit_report(workers[i].id, pid, status, "");
 			workers[i].pid = 0;
 			break;
 		}
@@ -213,11 +215,8 @@ static void serve(const struct cl_engine *engine)
 	pfd[1] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (PLAT_RETRY(poll(pfd, 2, -1)) < 0)
 			fatal("host_abort", "step=poll");
-		}
 		if (pfd[1].revents) {
 			struct signalfd_siginfo si;
 			while (read(sigfd, &si, sizeof(si)) == sizeof(si))
@@ -226,25 +225,20 @@ static void serve(const struct cl_engine *engine)
 		}
 		if (pfd[0].revents) {
 			struct ipc_msg m;
-			int fds[3];
-			size_t nfds = 3;
+			int fds[IPC_SPAWN_FDS];
+			char err[128];
 #ifdef AVW_FAULT_INJECTION
 			static unsigned spawns;
 			fault_host_before_spawn(++spawns);
 #endif
-			int rc = ipc_msg_recv(ctl, &m, fds, &nfds);
+			int rc = ipc_msg_recv(ctl, IPC_MSG_BIT(IPC_MSG_SPAWN), &m, fds, err, sizeof(err));
 			if (rc == -EAGAIN)
 				continue;
 			if (rc == 0)
 				exit(0);  /* supervisor closed us: workers die with us */
 			if (rc < 0)
-				fatalx("host_abort", "reason=\"bad control message: %s\"", strerror(-rc));
-			if (m.type != IPC_MSG_SPAWN) {
-				for (size_t i = 0; i < nfds; i++)
-					close(fds[i]);
-				fatalx("host_abort", "reason=\"unexpected control message %u\"", m.type);
-			}
-			spawn_worker(engine, &m, fds, nfds, sigfd);
+				fatalx("host_abort", "reason=\"bad control record: %s\"", err);
+			spawn_worker(engine, &m.u.spawn, fds, sigfd);
 		}
 	}
 }
@@ -269,7 +263,15 @@ static uint64_t size_arg(const char *opt, const char *v)
 	return n;
 }
 
-int main(int argc, char **argv)
+struct host_args {
+	const char *database;
+	char tmpdir[256];
+	uint64_t tmp_size;
+	uint64_t worker_memory;
+	struct scan_limits lim;
+};
+
+static void parse_args(int argc, char **argv, struct host_args *a)
 {
 	static const struct option longopts[] = {
 		{ "database", required_argument, NULL, 'd' },
@@ -283,101 +285,112 @@ int main(int argc, char **argv)
 		{ "worker-memory", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct scan_limits lim = { 0 };
-	struct priv_spawn_limits spawn_lim = { 0 };
-	const char *database = NULL, *step = NULL;
-	char tmpdir[256] = "/tmp", err[IPC_TEXT_MAX], dbpath[64], dbinfo[160];
-	int dbfd;
-	uint64_t tmp_size = 256ull << 20, worker_memory = 0;
-	struct cl_engine *engine;
-	unsigned missing = 0, sigs = 0;
-	int keep[] = { 0, 1, 2, IPC_HOST_FD };
-	int c, rc;
+	int c;
 
-	plat_log_init("avwarden-scanner", 1);
-	/* Workers need 0, 1 and 2 open (see scanner/worker.c): /dev/null if not. */
-	for (int fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-			fatal("host_abort", "step=stdio");
-	/* Step 1, re-checked from the inside: only stdio and the control fd. */
-	if (plat_close_fds_except(0, keep, 4) < 0)
-		fatal("host_abort", "step=close_fds");
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		fatal("host_abort", "step=pdeathsig");
+	memset(a, 0, sizeof(*a));
+	strcpy(a->tmpdir, "/tmp");
+	a->tmp_size = 256ull << 20;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': database = optarg; break;
+		case 'd': a->database = optarg; break;
 		case 't':
-			if (strlen(optarg) >= sizeof(tmpdir) - 32)
+			if (strlen(optarg) >= sizeof(a->tmpdir) - 32)
 				fatalx("host_abort", "reason=\"--tmpdir too long\"");
-			strcpy(tmpdir, optarg);
+			strcpy(a->tmpdir, optarg);
 			break;
-		case 's': tmp_size = size_arg("--tmp-size", optarg); break;
-		case 'S': lim.max_scansize = size_arg("--max-scansize", optarg); break;
-		case 'F': lim.max_filesize = size_arg("--max-filesize", optarg); break;
-		case 'R': lim.max_recursion = size_arg("--max-recursion", optarg); break;
-		case 'N': lim.max_files = size_arg("--max-files", optarg); break;
-		case 'T': lim.max_scantime_ms = size_arg("--max-scantime", optarg); break;
-		case 'W': worker_memory = size_arg("--worker-memory", optarg); break;
+		case 's': a->tmp_size = size_arg("--tmp-size", optarg); break;
+		case 'S': a->lim.max_scansize = size_arg("--max-scansize", optarg); break;
+		case 'F': a->lim.max_filesize = size_arg("--max-filesize", optarg); break;
+		case 'R': a->lim.max_recursion = size_arg("--max-recursion", optarg); break;
+		case 'N': a->lim.max_files = size_arg("--max-files", optarg); break;
+		case 'T': a->lim.max_scantime_ms = size_arg("--max-scantime", optarg); break;
+		case 'W': a->worker_memory = size_arg("--worker-memory", optarg); break;
 		default: usage();
 		}
 	}
-	if (database == NULL || optind != argc)
+	if (a->database == NULL || optind != argc)
 		usage();
+}
+
+/* Loads and compiles the signatures through dbfd; fills the READY record. */
+static struct cl_engine *load(struct host_args *a, int dbfd, struct ipc_ready *ready)
+{
+	char err[IPC_TEXT_MAX], dbpath[64], dbinfo[160];
+	struct cl_engine *engine;
+	unsigned sigs = 0;
+
+	snprintf(dbpath, sizeof(dbpath), "/proc/self/fd/%d", dbfd);
+	cl_set_clcb_msg(host_clamav_msg);
+	engine = scan_engine_load(dbpath, a->database, a->tmpdir, &a->lim, &sigs, err, sizeof(err));
+	if (engine == NULL)
+		host_fail("%s", err);
+	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo));
+	memset(ready, 0, sizeof(*ready));
+	ready->signatures = sigs;
+	snprintf(ready->engine, sizeof(ready->engine), "%s", cl_retflevel() ? cl_retver() : "?");
+	snprintf(ready->database, sizeof(ready->database), "%s", dbinfo[0] ? dbinfo : "?");
+	/*
+	 * Workers' RLIMIT_AS: what the host maps now (the engine they share)
+	 * plus worker_memory. Read before Landlock hides /proc.
+	 */
+	if (a->worker_memory > 0) {
+		uint64_t vm = vm_size();
+		if (vm == 0)
+			host_fail("cannot read the host's address-space size from /proc/self/statm");
+		worker_as_limit = vm + a->worker_memory;
+	}
+	return engine;
+}
+
+int main(int argc, char **argv)
+{
+	struct priv_host_params hp = { 0 };
+	struct host_args a;
+	struct ipc_ready ready;
+	struct cl_engine *engine;
+	const char *step = NULL;
+	unsigned missing = 0;
+	int dbfd, rc;
+
+	plat_log_init("avwarden-scanner", 1);
+	/* Workers need 0, 1 and 2 open (privileges/worker.c): /dev/null if not. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			fatal("host_abort", "step=stdio");
+	parse_args(argc, argv, &a);
 	if (fcntl(IPC_HOST_FD, F_GETFD) < 0)
 		fatalx("host_abort", "reason=\"no control socket on fd 3: avwarden-scanner is started by avwarden\"");
 
-	wait_for_start(&spawn_lim);
-	/* Step 1's limits, applied to ourselves (see supervisor/pool.c). */
-	if ((rc = priv_spawn_limits(0, &spawn_lim)) < 0)
-		host_fail("sandbox step 'rlimits' failed: %s", strerror(-rc));
-
+	wait_for_start(&hp.limits);
 	/*
 	 * Hold the database by descriptor: the private tmpfs about to be
 	 * mounted may hide its path (a database under /tmp), and the load then
 	 * goes through /proc/self/fd, which still reaches it.
 	 */
-	dbfd = open(database, O_PATH | O_CLOEXEC);
+	dbfd = open(a.database, O_PATH | O_CLOEXEC);
 	if (dbfd < 0)
-		host_fail("cannot open database %s: %s", database, strerror(errno));
+		host_fail("cannot open database %s: %s", a.database, strerror(errno));
 
-	/* Step 2: contain before touching a signature. */
-	rc = priv_host_contain(tmpdir, sizeof(tmpdir), tmp_size, &missing, &step);
-	if (rc < 0)
+	/* Steps 1 and 2: contain before touching a signature. */
+	int keep[] = { 0, 1, 2, IPC_HOST_FD, dbfd };
+	hp.keep = keep;
+	hp.nkeep = sizeof(keep) / sizeof(keep[0]);
+	hp.tmpdir = a.tmpdir;
+	hp.tmpdir_len = sizeof(a.tmpdir);
+	hp.tmp_size = a.tmp_size;
+	if ((rc = priv_host_contain(&hp, &missing, &step)) < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
-	snprintf(dbpath, sizeof(dbpath), "/proc/self/fd/%d", dbfd);
-	cl_set_clcb_msg(host_clamav_msg);
-	engine = scan_engine_load(dbpath, database, tmpdir, &lim, &sigs, err, sizeof(err));
-	if (engine == NULL)
-		host_fail("%s", err);
-	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo));
+	engine = load(&a, dbfd, &ready);
 	close(dbfd);
 
-	/*
-	 * Workers' RLIMIT_AS: what the host maps now (the engine they share)
-	 * plus worker_memory. Read before Landlock hides /proc.
-	 */
-	if (worker_memory > 0) {
-		uint64_t vm = vm_size();
-		if (vm == 0)
-			host_fail("cannot read the host's address-space size from /proc/self/statm");
-		worker_as_limit = vm + worker_memory;
-	}
-
 	/* Step 3. */
-	rc = priv_landlock_restrict(tmpdir);
-	if (rc == -EOPNOTSUPP)
-		missing |= PRIV_MISSING_LANDLOCK;
-	else if (rc < 0)
-		host_fail("sandbox step 'landlock' failed: %s", strerror(-rc));
+	if ((rc = priv_host_lockdown(a.tmpdir, &missing, &step)) < 0)
+		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
-	host_send(IPC_MSG_READY, 0, getpid(), (int32_t)sigs, "engine=%s missing=%s%s%s tmpdir=%s db=%s",
-	    cl_retflevel() ? cl_retver() : "?",
-	    missing == 0 ? "none" : "",
-	    (missing & PRIV_MISSING_NAMESPACES) ? "namespaces," : "",
-	    (missing & PRIV_MISSING_LANDLOCK) ? "landlock," : "",
-	    tmpdir, dbinfo[0] ? dbinfo : "?");
+	ready.missing = missing;
+	snprintf(ready.tmpdir, sizeof(ready.tmpdir), "%s", a.tmpdir);
+	host_send(IPC_MSG_READY, &ready);
 	serve(engine);
 	return 0;
 }

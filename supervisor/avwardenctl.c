@@ -79,9 +79,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "avwardenctl: write to %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
+	while ((n = PLAT_RETRY(read(fd, buf, sizeof(buf)))) > 0) {
 		fwrite(buf, 1, (size_t)n, stdout);
 		if (!got && (strncmp(buf, "error:", 6) == 0 || strncmp(buf, "{\"error\"", 9) == 0))
 			got = -1;

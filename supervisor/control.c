@@ -7,8 +7,9 @@
  * reload's reply waits until the new generation serves or has failed.
  */
 #define _GNU_SOURCE
-#include "sup.h"
+#include "control.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,48 +19,54 @@
 #include <unistd.h>
 
 #include "../platform/plat.h"
+#include "pool.h"
+#include "reply.h"
+#include "sockets.h"
+#include "stats.h"
 
 #define CTL_REQ_MAX 128
-#define CTL_REPLY_MAX 65536
 
 struct ctl_conn {
 	uv_pipe_t pipe;
-	uv_write_t wreq;
+	struct sup_reply reply;
 	size_t len;
 	int json;
+	int waiting;          /* a reload it asked for has not answered yet */
+	int closed;
 	char req[CTL_REQ_MAX];
-	char *reply;
 };
 
 static struct {
 	uv_loop_t *loop;
+	const struct sup_control_ops *ops;
 	uv_pipe_t pipe;
 	char *path;
 	int open;
 	uint64_t started_ns;
 } C;
 
-static void ctl_closed(uv_handle_t *h)
+static void ctl_freed(uv_handle_t *h)
 {
 	struct ctl_conn *c = h->data;
 
-	free(c->reply);
-	free(c);
+	sup_reply_free(&c->reply);
+	/* A reload still to answer holds it; reload_done frees it. */
+	if (!c->waiting)
+		free(c);
 }
 
-static void ctl_written(uv_write_t *req, int status)
+static void ctl_close(struct ctl_conn *c)
 {
-	struct ctl_conn *c = req->data;
+	if (c->closed)
+		return;
+	c->closed = 1;
+	uv_close((uv_handle_t *)&c->pipe, ctl_freed);
+}
 
+static void ctl_written(void *ctx, int status)
+{
 	(void)status;
-	uv_close((uv_handle_t *)&c->pipe, ctl_closed);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
+	ctl_close(ctx);
 }
 
 /*
@@ -67,8 +74,7 @@ static int cmp_u64(const void *a, const void *b)
  * one JSON object, from the same calls, so the two cannot drift apart.
  */
 struct out {
-	char *b;
-	size_t cap, len;
+	struct sup_reply *r;
 	int json;
 	unsigned fields;  /* in the current JSON object */
 };
@@ -76,15 +82,10 @@ struct out {
 static void PLAT_PRINTF(2, 3) o_printf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (o->len + 1 >= o->cap)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+	(void)sup_reply_vprintf(o->r, fmt, ap);  /* out of memory: ends short, the client sees it */
 	va_end(ap);
-	if (n > 0)
-		o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
 }
 
 static void o_jstr(struct out *o, const char *s)
@@ -157,7 +158,7 @@ static void PLAT_PRINTF(2, 3) o_error(struct out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	o->len = 0;
+	sup_reply_discard(o->r);
 	if (o->json) {
 		o_printf(o, "{\"error\": ");
 		o_jstr(o, msg);
@@ -165,16 +166,6 @@ static void PLAT_PRINTF(2, 3) o_error(struct out *o, const char *fmt, ...)
 	} else {
 		o_printf(o, "error: %s\n", msg);
 	}
-}
-
-static void percentiles(uint64_t *v, unsigned n, double unit, double *p50, double *p99)
-{
-	*p50 = *p99 = 0;
-	if (n == 0)
-		return;
-	qsort(v, n, sizeof(v[0]), cmp_u64);
-	*p50 = (double)v[n / 2] / unit;
-	*p99 = (double)v[(n * 99) / 100] / unit;
 }
 
 static void fmt_time(time_t t, char *buf, size_t len)
@@ -189,7 +180,7 @@ static void fmt_time(time_t t, char *buf, size_t len)
 
 static void fmt_stats(struct out *o)
 {
-	const struct sup_stats *s = sup_pool_stats();
+	const struct sup_stats *s = &sup_counters;
 	struct sup_pool_info pi;
 	static uint64_t samples[4096];
 	double avg = s->scanned ? (double)s->scan_ns_total / (double)s->scanned / 1e6 : 0.0;
@@ -197,10 +188,10 @@ static void fmt_stats(struct out *o)
 	unsigned nrs, nov;
 
 	sup_pool_describe(&pi);
-	nrs = sup_pool_respawn_samples(samples, 256);
-	percentiles(samples, nrs, 1e6, &r50, &r99);
-	nov = sup_pool_overhead_samples(samples, 4096);
-	percentiles(samples, nov, 1e3, &o50, &o99);
+	nrs = sup_stats_respawn_samples(samples, 256);
+	sup_stats_percentiles(samples, nrs, 1e6, &r50, &r99);
+	nov = sup_stats_overhead_samples(samples, 4096);
+	sup_stats_percentiles(samples, nov, 1e3, &o50, &o99);
 
 	o_begin(o, "avwarden:scanner stats");
 	o_u64(o, "uptime seconds", "uptime_s", (plat_now_ns() - C.started_ns) / 1000000000ull);
@@ -299,13 +290,24 @@ static void fmt_workers(struct out *o)
 		o_printf(o, "]}\n");
 }
 
-static void ctl_send(struct ctl_conn *c, struct out *o);
+static void ctl_send(struct ctl_conn *c)
+{
+	int rc = sup_reply_flush(&c->reply);
+
+	if (rc != 0)
+		ctl_close(c);  /* nothing to write, or the write failed */
+}
 
 static void reload_done(void *ctx, int ok, const char *msg)
 {
 	struct ctl_conn *c = ctx;
-	struct out o = { .b = c->reply, .cap = CTL_REPLY_MAX, .json = c->json };
+	struct out o = { .r = &c->reply, .json = c->json };
 
+	c->waiting = 0;
+	if (c->closed) {
+		free(c);  /* the client left before the answer */
+		return;
+	}
 	if (ok) {
 		o_begin(&o, NULL);
 		if (o.json) {
@@ -319,45 +321,39 @@ static void reload_done(void *ctx, int ok, const char *msg)
 	} else {
 		o_error(&o, "%s", msg);
 	}
-	ctl_send(c, &o);
+	ctl_send(c);
 }
 
-static void ctl_send(struct ctl_conn *c, struct out *o)
+static void fmt_reopen(struct out *o)
 {
-	uv_buf_t b = uv_buf_init(c->reply, (unsigned)o->len);
+	char err[256];
 
-	c->wreq.data = c;
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, ctl_written) < 0)
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+	if (C.ops->reopen_logs(err, sizeof(err)) < 0)
+		o_error(o, "%s", err);
+	else if (o->json)
+		o_printf(o, "{\"ok\": true}\n");
+	else
+		o_printf(o, "logs reopened\n");
 }
 
 static void ctl_handle(struct ctl_conn *c)
 {
 	char *cmd = c->req, *opt;
-	int shutdown = 0;
 	struct out o;
 
 	cmd[strcspn(cmd, "\r\n")] = '\0';
 	if ((opt = strchr(cmd, ' ')) != NULL) {
 		*opt++ = '\0';
 		if (strcmp(opt, "json") != 0) {
-			uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+			ctl_close(c);
 			return;
 		}
 		c->json = 1;
 	}
-	c->reply = malloc(CTL_REPLY_MAX);
-	if (c->reply == NULL) {
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
-		return;
-	}
-	o = (struct out){ .b = c->reply, .cap = CTL_REPLY_MAX, .json = c->json };
-	uv_read_stop((uv_stream_t *)&c->pipe);
+	o = (struct out){ .r = &c->reply, .json = c->json };
+	(void)uv_read_stop((uv_stream_t *)&c->pipe);
 	if (strcmp(cmd, "ping") == 0) {
-		if (o.json)
-			o_printf(&o, "{\"pong\": true}\n");
-		else
-			o_printf(&o, "pong\n");
+		o_printf(&o, o.json ? "{\"pong\": true}\n" : "pong\n");
 	} else if (strcmp(cmd, "version") == 0) {
 		fmt_version(&o);
 	} else if (strcmp(cmd, "stats") == 0) {
@@ -366,29 +362,21 @@ static void ctl_handle(struct ctl_conn *c)
 		fmt_workers(&o);
 	} else if (strcmp(cmd, "reload") == 0) {
 		/* Answered when the new generation serves, or failed to load. */
+		c->waiting = 1;
 		sup_pool_reload("avwardenctl reload", reload_done, c);
 		return;
 	} else if (strcmp(cmd, "reopen-logs") == 0) {
-		char err[256];
-		if (sup_reopen_logs(err, sizeof(err)) < 0)
-			o_error(&o, "%s", err);
-		else if (o.json)
-			o_printf(&o, "{\"ok\": true}\n");
-		else
-			o_printf(&o, "logs reopened\n");
+		fmt_reopen(&o);
 	} else if (strcmp(cmd, "shutdown") == 0) {
-		if (o.json)
-			o_printf(&o, "{\"ok\": true}\n");
-		else
-			o_printf(&o, "shutting down\n");
-		shutdown = 1;
+		o_printf(&o, o.json ? "{\"ok\": true}\n" : "shutting down\n");
+		ctl_send(c);
+		C.ops->shutdown("avwardenctl shutdown");
+		return;
 	} else {
 		o_error(&o, "unknown command '%.40s' (try: ping, version, stats, workers, reload, reopen-logs, shutdown)",
 		    cmd);
 	}
-	ctl_send(c, &o);
-	if (shutdown)
-		sup_shutdown("avwardenctl shutdown");
+	ctl_send(c);
 }
 
 static void ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -405,8 +393,8 @@ static void ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	(void)buf;
 	if (nread < 0) {
-		uv_read_stop(s);
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+		(void)uv_read_stop(s);
+		ctl_close(c);
 		return;
 	}
 	c->len += (size_t)nread;
@@ -424,24 +412,31 @@ static void ctl_connection(uv_stream_t *server, int status)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return;
-	uv_pipe_init(C.loop, &c->pipe, 0);
+	if (uv_pipe_init(C.loop, &c->pipe, 0) < 0) {
+		free(c);
+		return;
+	}
 	c->pipe.data = c;
+	sup_reply_init(&c->reply, (uv_stream_t *)&c->pipe, ctl_written, c);
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 ||
 	    uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc, ctl_read) < 0)
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+		ctl_close(c);
 }
 
-int sup_control_start(uv_loop_t *loop, const char *path, unsigned mode, char *err, size_t errlen)
+int sup_control_start(uv_loop_t *loop, const char *path, unsigned mode, const struct sup_control_ops *ops,
+    char *err, size_t errlen)
 {
 	int rc;
 
 	C.loop = loop;
+	C.ops = ops;
 	C.started_ns = plat_now_ns();
 	rc = sup_unix_listen(loop, &C.pipe, path, (int)mode, err, errlen);
 	if (rc < 0)
 		return rc;
 	C.open = 1;
-	C.path = strdup(path);
+	if ((C.path = strdup(path)) == NULL)
+		return -ENOMEM;
 	rc = uv_listen((uv_stream_t *)&C.pipe, 16, ctl_connection);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, uv_strerror(rc));

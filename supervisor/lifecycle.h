@@ -1,9 +1,10 @@
 /*
- * supervisor/lifecycle.h: a worker's life as a state x event table.
+ * supervisor/lifecycle.h: a worker's life, and a generation's, as state x
+ * event tables.
  *
- * pool.c raises events; the table says which state follows and which
+ * slot.c raises events; the table says which state follows and which
  * actions run, in a fixed order. Pairs the table does not list are invalid
- * and change nothing (pool.c logs them): a late message from a worker that
+ * and change nothing (slot.c logs them): a late message from a worker that
  * is already dying cannot resurrect it or answer a job twice.
  */
 #ifndef AVW_LIFECYCLE_H
@@ -33,6 +34,7 @@ enum sup_wevent {
 	EV_HOST_LOST,   /* the host (and so every worker) is gone */
 	EV_CLOSED,      /* its handles are closed */
 	EV_RETIRE,      /* its generation was replaced: go once idle */
+	EV_CANCEL,      /* the job's owner gave up on it */
 	W_NEVENTS
 };
 
@@ -45,12 +47,13 @@ enum sup_waction {
 	                              arms a grace timer that kills it if it does not */
 	A_ANSWER_RESULT = 1 << 4,  /* answer the job with the worker's result */
 	A_ANSWER_FAULT = 1 << 5,   /* answer the job (if any) with the fault */
-	A_RELEASE = 1 << 6,        /* close handles; EV_CLOSED follows */
-	A_REQUEST_FORK = 1 << 7,
-	A_WATCH = 1 << 8,          /* poll its socket */
-	A_SEND_JOB = 1 << 9,       /* and arm the timer */
-	A_DISPATCH = 1 << 10,      /* give queued work to idle workers */
-	A_RESPAWN = 1 << 11,       /* fork a replacement if the host is ready */
+	A_DROP_JOB = 1 << 6,       /* forget the job unanswered (its owner left) */
+	A_RELEASE = 1 << 7,        /* close handles; EV_CLOSED follows */
+	A_REQUEST_FORK = 1 << 8,   /* channel, data area, SPAWN to the host */
+	A_WATCH = 1 << 9,          /* poll its socket */
+	A_SEND_JOB = 1 << 10,      /* and arm the timer */
+	A_IDLE = 1 << 11,          /* tell the generation: it can take a job */
+	A_FREED = 1 << 12,         /* tell the generation: the slot is empty */
 };
 
 struct sup_wtransition {
@@ -62,5 +65,55 @@ struct sup_wtransition {
 struct sup_wtransition sup_wl_next(enum sup_wstate s, enum sup_wevent e);
 const char *sup_wl_state_name(enum sup_wstate s);
 const char *sup_wl_event_name(enum sup_wevent e);
+
+/*
+ * A generation: one scanner host and its worker slots, from one load of the
+ * database (gen.c raises the events). A generation that never served ends
+ * in LOAD_FAILED, which never touches the serving one.
+ */
+enum sup_gstate {
+	G_LOADING = 0,  /* host started, loading the database; no jobs */
+	G_STARTING,     /* host ready, its workers being forked */
+	G_SERVING,      /* takes every new job */
+	G_DRAINING,     /* replaced: finishing its jobs */
+	G_STOPPING,     /* host killed, waiting for its exit */
+	G_CLOSING,      /* host gone, handles closing */
+	G_FREE,         /* freed */
+	G_NSTATES
+};
+
+enum sup_gevent {
+	GE_HOST_READY = 0,  /* the database is loaded */
+	GE_WORKERS_UP,      /* no slot still forking, at least one worker up */
+	GE_NO_WORKERS,      /* no slot still forking, and none came up */
+	GE_REPLACED,        /* a newer generation serves */
+	GE_EMPTY,           /* draining, and no worker is left */
+	GE_HOST_EXIT,       /* the host process is gone (or never started) */
+	GE_CLOSED,          /* every handle is closed */
+	GE_SHUTDOWN,        /* avwarden stops */
+	G_NEVENTS
+};
+
+enum sup_gaction {
+	GA_SPAWN_WORKERS = 1 << 0,  /* fork every slot */
+	GA_PROMOTE = 1 << 1,        /* serve from now on; the old one is replaced */
+	GA_LOAD_FAILED = 1 << 2,    /* it never served: say why (reload answer, back-off) */
+	GA_RETIRE = 1 << 3,         /* idle workers go now, busy ones after their job */
+	GA_KILL_HOST = 1 << 4,
+	GA_RESET_WORKERS = 1 << 5,  /* every slot: the host is lost */
+	GA_LOST_SERVING = 1 << 6,   /* it was serving: start a new one */
+	GA_CLOSE = 1 << 7,          /* close the slots' handles */
+	GA_FREE = 1 << 8,
+};
+
+struct sup_gtransition {
+	unsigned char valid;
+	unsigned char next;     /* enum sup_gstate */
+	unsigned short actions; /* enum sup_gaction bits, run in bit order */
+};
+
+struct sup_gtransition sup_gl_next(enum sup_gstate s, enum sup_gevent e);
+const char *sup_gl_state_name(enum sup_gstate s);
+const char *sup_gl_event_name(enum sup_gevent e);
 
 #endif

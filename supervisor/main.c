@@ -9,7 +9,7 @@
  * SHUTDOWN) drain: no new work, every accepted request answered, exit 0.
  */
 #define _GNU_SOURCE
-#include "sup.h"
+#include <uv.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +24,11 @@
 
 #include "../platform/plat.h"
 #include "../privileges/priv.h"
+#include "config.h"
+#include "control.h"
+#include "pool.h"
+#include "session.h"
+#include "sockets.h"
 
 static struct {
 	uv_loop_t *loop;
@@ -33,6 +38,8 @@ static struct {
 	uv_timer_t parent_timer;
 	pid_t parent;         /* --exit-with-parent: the process that started us */
 	uv_timer_t drain_timer;
+	uv_timer_t shutdown_timer;  /* a shutdown asked for inside a callback starts on the next turn */
+	char shutdown_why[128];
 	int ready_fd;
 	int stopping;
 	int pool_drained;
@@ -58,8 +65,9 @@ static void finish(void)
 	if (M.finished || !M.pool_drained || !M.conns_idle)
 		return;
 	M.finished = 1;
-	uv_timer_stop(&M.drain_timer);
+	(void)uv_timer_stop(&M.drain_timer);
 	uv_close((uv_handle_t *)&M.drain_timer, NULL);
+	uv_close((uv_handle_t *)&M.shutdown_timer, NULL);
 	sup_pool_close();
 	uv_close((uv_handle_t *)&M.sigterm, NULL);
 	uv_close((uv_handle_t *)&M.sigint, NULL);
@@ -67,7 +75,7 @@ static void finish(void)
 	uv_close((uv_handle_t *)&M.sigusr2, NULL);
 	if (M.parent > 0)
 		uv_close((uv_handle_t *)&M.parent_timer, NULL);
-	plat_log(PLAT_LOG_INFO, "stopped", "reason=\"drained\"");
+	log_info("stopped", "reason=\"drained\"");
 }
 
 static void pool_drained(void)
@@ -85,39 +93,57 @@ static void conns_idle(void)
 static void drain_timeout(uv_timer_t *t)
 {
 	(void)t;
-	plat_log(PLAT_LOG_WARN, "shutdown", "reason=\"drain took too long; stopping scans in flight\"");
+	log_warnx("shutdown", "reason=\"drain took too long; stopping scans in flight\"");
 	M.pool_drained = 1;
 	M.conns_idle = 1;
 	finish();
 }
 
-void sup_shutdown(const char *why)
+/* A graceful shutdown (SIGTERM, SHUTDOWN, avwardenctl shutdown): no new
+ * work, every accepted request answered. */
+static void shutdown_now(uv_timer_t *t)
+{
+	(void)t;
+	log_info("shutdown", "reason=\"%s\"", M.shutdown_why);
+	(void)plat_sd_notify("STOPPING=1");
+	/* In-flight scans get their full timeout, plus a little to answer. */
+	(void)uv_timer_start(&M.drain_timer, drain_timeout, ((uint64_t)M.cfg.timeout + 5) * 1000, 0);
+	sup_control_stop();
+	sup_sockets_stop();
+	sup_pool_drain(pool_drained);
+	sup_sessions_stop(conns_idle);
+}
+
+/*
+ * Asked for from a session's or the console's callback: started on the
+ * next loop turn, so no connection list is torn down while a connection's
+ * own code is on the stack.
+ */
+static void request_shutdown(const char *why)
 {
 	if (M.stopping)
 		return;
 	M.stopping = 1;
-	plat_log(PLAT_LOG_INFO, "shutdown", "reason=\"%s\"", why);
-	plat_sd_notify("STOPPING=1");
-	/* In-flight scans get their full timeout, plus a little to answer. */
-	uv_timer_start(&M.drain_timer, drain_timeout, ((uint64_t)M.cfg.timeout + 5) * 1000, 0);
-	sup_control_stop();
-	sup_pool_drain(pool_drained);
-	sup_listen_stop(conns_idle);
+	snprintf(M.shutdown_why, sizeof(M.shutdown_why), "%s", why);
+	(void)uv_timer_start(&M.shutdown_timer, shutdown_now, 0, 0);
 }
 
-int sup_reopen_logs(char *err, size_t errlen)
+static int reopen_logs(char *err, size_t errlen)
 {
 	int rc = plat_log_open(M.cfg.scanner_log);
 
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot reopen scanner_log %s: %s", M.cfg.scanner_log, strerror(-rc));
-		plat_log(PLAT_LOG_ERROR, "log_reopen", "path=%s error=\"%s\" action=\"still writing to the old file\"",
+		log_errx("log_reopen", "path=%s error=\"%s\" action=\"still writing to the old file\"",
 		    M.cfg.scanner_log, strerror(-rc));
 		return -1;
 	}
-	plat_log(PLAT_LOG_INFO, "log_reopen", "path=%s", M.cfg.scanner_log[0] ? M.cfg.scanner_log : "(stderr)");
+	log_info("log_reopen", "path=%s", M.cfg.scanner_log[0] ? M.cfg.scanner_log : "(stderr)");
 	return 0;
 }
+
+static const struct sup_session_ops session_ops = { .shutdown = request_shutdown };
+static const struct sup_control_ops control_ops = { .shutdown = request_shutdown, .reopen_logs = reopen_logs };
 
 static void on_signal(uv_signal_t *h, int sig)
 {
@@ -125,14 +151,14 @@ static void on_signal(uv_signal_t *h, int sig)
 
 	(void)h;
 	if (sig == SIGHUP) {
-		(void)sup_reopen_logs(err, sizeof(err));
+		(void)reopen_logs(err, sizeof(err));
 		return;
 	}
 	if (sig == SIGUSR2) {
 		sup_pool_reload("SIGUSR2", NULL, NULL);
 		return;
 	}
-	sup_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	request_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /*
@@ -144,12 +170,12 @@ static void parent_check(uv_timer_t *t)
 {
 	(void)t;
 	if (getppid() != M.parent)
-		sup_shutdown("parent process exited");
+		request_shutdown("parent process exited");
 }
 
 static void on_ready(void)
 {
-	plat_log(PLAT_LOG_INFO, "ready", "version=%s", AVW_VERSION);
+	log_info("ready", "version=%s", AVW_VERSION);
 	plat_sd_notify("READY=1");
 	if (M.ready_fd >= 0) {
 		(void)plat_write_all(M.ready_fd, "\n", 1);
@@ -191,7 +217,8 @@ static int check_config(void)
 	return bad;
 }
 
-int main(int argc, char **argv)
+/* Options into M; -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, int *check)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -202,23 +229,22 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[1024];
-	int c, check = 0, rc;
+	char *end;
+	long fd;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': M.cfg_path = optarg; break;
-		case 'C': check = 1; break;
-		case 'r': {
-			char *end;
-			long fd = strtol(optarg, &end, 10);
+		case 'C': *check = 1; break;
+		case 'r':
+			fd = strtol(optarg, &end, 10);
 			if (*end != '\0' || fd < 0 || fd > 65535) {
 				fprintf(stderr, "avwarden: --ready-fd: not a descriptor number: %s\n", optarg);
 				return 2;
 			}
 			M.ready_fd = (int)fd;
 			break;
-		}
 		case 'P': M.parent = getppid(); break;
 		case 'V': printf("avwarden %s\n", AVW_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -229,6 +255,32 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* Signals, the parent watch and our timers. */
+static void start_handles(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+	uv_signal_t *h[] = { &M.sigterm, &M.sigint, &M.sighup, &M.sigusr2 };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (uv_signal_init(M.loop, h[i]) < 0 || uv_signal_start(h[i], on_signal, sigs[i]) < 0)
+			fatalx("startup", "reason=\"cannot handle %s\"", plat_signame(sigs[i]));
+	if (M.parent > 0 && (uv_timer_init(M.loop, &M.parent_timer) < 0 ||
+	    uv_timer_start(&M.parent_timer, parent_check, 0, 1000) < 0))
+		fatalx("startup", "reason=\"cannot watch the parent process\"");
+	if (uv_timer_init(M.loop, &M.drain_timer) < 0 || uv_timer_init(M.loop, &M.shutdown_timer) < 0)
+		fatalx("startup", "reason=\"cannot initialise timers\"");
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024];
+	int check = 0, rc;
+
+	if ((rc = parse_options(argc, argv, &check)) >= 0)
+		return rc;
 	if (sup_config_load(M.cfg_path, &M.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "avwarden: %s\n", err);
 		return 1;
@@ -250,29 +302,19 @@ int main(int argc, char **argv)
 		fatal("startup", "step=exit_with_parent");
 	signal(SIGPIPE, SIG_IGN);
 	/*
-	 * Path scans open files with the client's uid and gid (scanpath.c);
+	 * Path scans open files with the client's uid and gid (peerfs.c);
 	 * supplementary groups of our own would lend them access they lack.
 	 */
 	if (geteuid() == 0 && setgroups(0, NULL) < 0)
 		fatal("startup", "step=setgroups");
 	M.loop = uv_default_loop();
 
-	if (sup_listen_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
-	    sup_control_start(M.loop, M.cfg.control_socket, M.cfg.control_socket_mode, err, sizeof(err)) < 0)
+	sup_sessions_init(M.loop, &M.cfg, &session_ops);
+	if (sup_sockets_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
+	    sup_control_start(M.loop, M.cfg.control_socket, M.cfg.control_socket_mode, &control_ops,
+	    err, sizeof(err)) < 0)
 		fatalx("startup", "reason=\"%s\"", err);
-	uv_signal_init(M.loop, &M.sigterm);
-	uv_signal_init(M.loop, &M.sigint);
-	uv_signal_init(M.loop, &M.sighup);
-	uv_signal_start(&M.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&M.sigint, on_signal, SIGINT);
-	uv_signal_start(&M.sighup, on_signal, SIGHUP);
-	uv_signal_init(M.loop, &M.sigusr2);
-	uv_signal_start(&M.sigusr2, on_signal, SIGUSR2);
-	if (M.parent > 0) {
-		uv_timer_init(M.loop, &M.parent_timer);
-		uv_timer_start(&M.parent_timer, parent_check, 0, 1000);
-	}
-	uv_timer_init(M.loop, &M.drain_timer);
+	start_handles();
 
 	rc = sup_pool_init(M.loop, &M.cfg, on_ready);
 	if (rc == -ENOENT)
@@ -282,13 +324,13 @@ int main(int argc, char **argv)
 		fatalx("startup", "reason=\"user %s is root\" fix=\"scanners must run as an unprivileged user\"", M.cfg.user);
 	if (rc < 0)
 		fatalx("startup", "reason=\"%s\"", strerror(-rc));
-	plat_log(PLAT_LOG_INFO, "start", "version=%s config=%s max_concurrency=%u timeout=%us",
+	log_info("start", "version=%s config=%s max_concurrency=%u timeout=%us",
 	    AVW_VERSION, M.cfg_path, M.cfg.max_concurrency, M.cfg.timeout);
 
-	uv_run(M.loop, UV_RUN_DEFAULT);
-	sup_listen_free();
+	(void)uv_run(M.loop, UV_RUN_DEFAULT);
+	sup_sockets_free();
 	sup_pool_free();
-	uv_loop_close(M.loop);
+	(void)uv_loop_close(M.loop);
 	sup_config_free(&M.cfg);
 	return 0;
 }

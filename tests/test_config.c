@@ -27,7 +27,8 @@
 #include <sys/wait.h>
 #include <grp.h>
 
-#include "../supervisor/sup.h"
+#include "../supervisor/addr.h"
+#include "../supervisor/config.h"
 
 #define EXAMPLE_SCANNER_PATH "/usr/local/libexec/avwarden/avwarden-scanner"
 
@@ -175,6 +176,9 @@ static const struct opt_case cases[] = {
 	{ "read_timeout", F_UINT, FIELD(read_timeout), { NULL, NULL, 120 },
 	  { { "1", NULL, 1 }, { "3600", NULL, 3600 } },
 	  { { "0", NULL }, { "3601", NULL }, { "-5", NULL } } },
+	{ "write_timeout", F_UINT, FIELD(write_timeout), { NULL, NULL, 30 },
+	  { { "1", NULL, 1 }, { "3600", NULL, 3600 } },
+	  { { "0", NULL }, { "3601", NULL }, { "x", NULL } } },
 	{ "max_message_size", F_U64, FIELD(max_message_size), { NULL, NULL, MiB(100) },
 	  { { "\"25M\"", NULL, MiB(25) }, { "\"512k\"", NULL, 512 << 10 }, { "65536", NULL, 65536 },
 	    { "\"1008M\"", NULL, MiB(1008) } },

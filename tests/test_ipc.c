@@ -114,76 +114,132 @@ static int count_fds(void)
 
 static void test_msg_roundtrip_with_fds(void **state)
 {
-	int sp[2], pipefd[2], fds[2] = { -1, -1 };
-	struct ipc_msg m, got;
-	size_t nfds = 2;
-	char c = 0;
+	int sp[2], p1[2], p2[2], fds[IPC_SPAWN_FDS] = { -1, -1, -1 };
+	struct ipc_spawn spawn = { .worker = 42 };
+	struct ipc_msg got;
+	char err[128], c = 0;
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
-	assert_int_equal(pipe(pipefd), 0);
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_MSG_SPAWN;
-	m.worker = 42;
-	strcpy(m.text, "hello");
-	int send_fds[2] = { pipefd[1], pipefd[0] };
-	assert_int_equal(ipc_msg_send(sp[0], &m, send_fds, 2), 0);
-	assert_int_equal(ipc_msg_recv(sp[1], &got, fds, &nfds), 1);
-	assert_int_equal(nfds, 2);
-	assert_int_equal(got.worker, 42);
-	assert_string_equal(got.text, "hello");
+	assert_int_equal(pipe(p1), 0);
+	assert_int_equal(pipe(p2), 0);
+	int send_fds[IPC_SPAWN_FDS] = { p1[1], p1[0], p2[1] };
+	assert_int_equal(ipc_msg_send(sp[0], IPC_MSG_SPAWN, &spawn, send_fds, IPC_SPAWN_FDS), 0);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_HOST, &got, fds, err, sizeof(err)), 1);
+	assert_int_equal(got.type, IPC_MSG_SPAWN);
+	assert_int_equal(got.u.spawn.worker, 42);
 	assert_int_equal(write(fds[0], "x", 1), 1);  /* the received write end works */
-	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	assert_int_equal(read(p1[0], &c, 1), 1);
 	assert_int_equal(c, 'x');
 	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < IPC_SPAWN_FDS; i++)
 		close(fds[i]);
-		close(pipefd[i]);
+	for (int i = 0; i < 2; i++) {
+		close(p1[i]);
+		close(p2[i]);
 		close(sp[i]);
 	}
 }
 
+/* A record as a hostile peer writes it: any bytes, any descriptors. */
+static void send_raw(int sock, const void *p, size_t n, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)n);
+}
+
+static void expect_refused(int sp[2], const struct ipc_msg *m, size_t n, const int *fds, size_t nfds, const char *why)
+{
+	struct ipc_msg got;
+	char err[160] = "";
+	int before = count_fds();
+
+	send_raw(sp[0], m, n, fds, nfds);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &got, NULL, err, sizeof(err)), -EBADMSG);
+	if (strstr(err, why) == NULL)
+		fail_msg("expected [%s] in [%s]", why, err);
+	assert_int_equal(count_fds(), before);  /* no descriptor leaks */
+}
+
+#define HDR offsetof(struct ipc_msg, u)
+
 static void test_msg_malformed(void **state)
 {
-	int sp[2], fds[2];
+	int sp[2];
 	struct ipc_msg m;
-	size_t nfds;
-	char big[sizeof(struct ipc_msg) + 16];
+	char err[160];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), -EAGAIN);
-
-	assert_int_equal(send(sp[0], "0123456789", 10, 0), 10);
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), -EBADMSG);
-
-	memset(big, 0, sizeof(big));
-	assert_int_equal(send(sp[0], big, sizeof(big), 0), (ssize_t)sizeof(big));
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), -EBADMSG);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &m, NULL, err, sizeof(err)), -EAGAIN);
 
 	memset(&m, 0, sizeof(m));
+	expect_refused(sp, &m, 4, NULL, 0, "shorter than a header");
 	m.type = 99;
-	assert_int_equal(ipc_msg_send(sp[0], &m, NULL, 0), 0);
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), -EBADMSG);
-
-	memset(&m, 'A', sizeof(m));
+	m.len = 0;
+	expect_refused(sp, &m, HDR, NULL, 0, "type 99");
+	/* Direction: the host never receives READY, the supervisor never START. */
+	m.type = IPC_MSG_START;
+	m.len = sizeof(m.u.start);
+	m.u.start.nofile = 10;
+	expect_refused(sp, &m, HDR + sizeof(m.u.start), NULL, 0, "not expected here");
+	/* Truncated and overlong payloads, and a length field that lies. */
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_MSG_WORKER_UP;
+	m.len = sizeof(m.u.up);
+	m.u.up.worker = 1;
+	m.u.up.pid = 1234;
+	expect_refused(sp, &m, HDR + sizeof(m.u.up) - 1, NULL, 0, "expected");
+	expect_refused(sp, &m, HDR + sizeof(m.u.up) + 8, NULL, 0, "expected");
+	m.len = 4;
+	expect_refused(sp, &m, HDR + sizeof(m.u.up), NULL, 0, "length field 4");
+	/* Field ranges. */
+	m.len = sizeof(m.u.up);
+	m.u.up.pid = 1;
+	expect_refused(sp, &m, HDR + sizeof(m.u.up), NULL, 0, "pid 1");
+	memset(&m, 0, sizeof(m));
 	m.type = IPC_MSG_LOG;
-	assert_int_equal(ipc_msg_send(sp[0], &m, NULL, 0), 0);
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), -EBADMSG);
-
-	/* Two descriptors where one was expected: refused, and none leaks. */
-	int before = count_fds();
+	m.len = sizeof(m.u.log);
+	m.u.log.level = 9;
+	expect_refused(sp, &m, HDR + sizeof(m.u.log), NULL, 0, "level 9");
+	m.u.log.level = IPC_LOG_WARN;
+	memset(m.u.log.text, 'A', sizeof(m.u.log.text));
+	expect_refused(sp, &m, HDR + sizeof(m.u.log), NULL, 0, "unterminated");
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_MSG_READY;
+	m.len = sizeof(m.u.ready);
+	m.u.ready.signatures = 5;
+	m.u.ready.missing = 0x80;
+	expect_refused(sp, &m, HDR + sizeof(m.u.ready), NULL, 0, "unknown missing");
+	/* Descriptors where none belong: refused, and none leaks. */
+	m.u.ready.missing = 0;
 	int two[2] = { sp[0], sp[0] };
-	assert_int_equal(ipc_msg_send(sp[0], &m, two, 2), 0);
-	nfds = 1;
-	assert_int_equal(ipc_msg_recv(sp[1], &m, fds, &nfds), -EBADMSG);
-	assert_int_equal(nfds, 0);
-	assert_int_equal(count_fds(), before);
+	expect_refused(sp, &m, HDR + sizeof(m.u.ready), two, 2, "descriptors");
+
+	/* A good one still passes, with its texts cleaned for the log. */
+	snprintf(m.u.ready.database, sizeof(m.u.ready.database), "main \"1\"\n");
+	assert_int_equal(ipc_msg_send(sp[0], IPC_MSG_READY, &m.u.ready, NULL, 0), 0);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &m, NULL, err, sizeof(err)), 1);
+	assert_string_equal(m.u.ready.database, "main ?1?");
 
 	close(sp[0]);
-	assert_int_equal(ipc_msg_recv(sp[1], &m, NULL, NULL), 0);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &m, NULL, err, sizeof(err)), 0);
 	close(sp[1]);
 }
 
@@ -327,31 +383,54 @@ static void test_gather_budget(void **state)
 	ipc_gather_set_budget(SIZE_MAX);
 }
 
-/* A worker's libclamav message: checked, then made safe to log. */
-static void test_wlog_clean(void **state)
+/* A worker's records: DONE and LOG, each exactly its size; LOG checked,
+ * then made safe to log. */
+static void test_wrec(void **state)
 {
-	struct ipc_wlog l;
+	struct ipc_wrec r, got;
 	char err[128];
+	int sp[2];
 
 	(void)state;
-	memset(&l, 0, sizeof(l));
-	l.magic = IPC_WLOG_MAGIC;
-	l.level = IPC_LOG_WARN;
-	snprintf(l.text, sizeof(l.text), "cli_scan: \"bad\" \x1b[31mheader\\\xff\n");
-	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), 0);
-	assert_string_equal(l.text, "cli_scan: ?bad? ?[31mheader??");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	memset(&r, 0, sizeof(r));
+	r.tag = IPC_W_DONE;
+	r.u.done_seq = 77;
+	assert_int_equal(ipc_wrec_send(sp[0], &r), 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), 1);
+	assert_int_equal(got.tag, IPC_W_DONE);
+	assert_int_equal(got.u.done_seq, 77);
 
-	l.magic = 0;
-	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "magic"));
-	l.magic = IPC_WLOG_MAGIC;
-	l.level = 9;
-	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
+	memset(&r, 0, sizeof(r));
+	r.tag = IPC_W_LOG;
+	r.u.log.level = IPC_LOG_WARN;
+	snprintf(r.u.log.text, sizeof(r.u.log.text), "cli_scan: \"bad\" \x1b[31mheader\\\xff\n");
+	assert_int_equal(ipc_wrec_send(sp[0], &r), 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), 1);
+	assert_string_equal(got.u.log.text, "cli_scan: ?bad? ?[31mheader??");
+
+	r.u.log.level = 9;
+	assert_int_equal(ipc_wrec_send(sp[0], &r), 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "level 9"));
-	l.level = IPC_LOG_ERROR;
-	memset(l.text, 'A', sizeof(l.text));
-	assert_int_equal(ipc_wlog_clean(&l, err, sizeof(err)), -1);
+	r.u.log.level = IPC_LOG_ERROR;
+	memset(r.u.log.text, 'A', sizeof(r.u.log.text));
+	assert_int_equal(ipc_wrec_send(sp[0], &r), 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "NUL"));
+	/* A DONE the size of a LOG, an unknown tag, a bare 8-byte sequence. */
+	r.tag = IPC_W_DONE;
+	send_raw(sp[0], &r, offsetof(struct ipc_wrec, u) + sizeof(struct ipc_wlog), NULL, 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), -EBADMSG);
+	r.tag = 7;
+	send_raw(sp[0], &r, offsetof(struct ipc_wrec, u) + 8, NULL, 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), -EBADMSG);
+	uint64_t seq = 77;
+	send_raw(sp[0], &seq, sizeof(seq), NULL, 0);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), -EBADMSG);
+	close(sp[0]);
+	assert_int_equal(ipc_wrec_recv(sp[1], &got, err, sizeof(err)), 0);
+	close(sp[1]);
 }
 
 static void test_engine_strerror(void **state)
@@ -376,7 +455,7 @@ int main(void)
 		cmocka_unit_test(test_job_recv_rejects_fds),
 		cmocka_unit_test(test_chan),
 		cmocka_unit_test(test_engine_strerror),
-		cmocka_unit_test(test_wlog_clean),
+		cmocka_unit_test(test_wrec),
 		cmocka_unit_test(test_gather_budget),
 	};
 

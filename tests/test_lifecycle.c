@@ -30,10 +30,10 @@ static void test_happy_path(void **state)
 {
 	(void)state;
 	expect_row(W_FREE, EV_SPAWN, W_SPAWNING, A_REQUEST_FORK);
-	expect_row(W_SPAWNING, EV_UP, W_IDLE, A_WATCH | A_DISPATCH);
+	expect_row(W_SPAWNING, EV_UP, W_IDLE, A_WATCH | A_IDLE);
 	expect_row(W_IDLE, EV_JOB, W_BUSY, A_SEND_JOB);
-	expect_row(W_BUSY, EV_RESULT, W_IDLE, A_STOP_TIMER | A_ANSWER_RESULT | A_DISPATCH);
-	expect_row(W_CLOSING, EV_CLOSED, W_FREE, A_RESPAWN);
+	expect_row(W_BUSY, EV_RESULT, W_IDLE, A_STOP_TIMER | A_ANSWER_RESULT | A_IDLE);
+	expect_row(W_CLOSING, EV_CLOSED, W_FREE, A_FREED);
 }
 
 static void test_faults_kill_and_answer(void **state)
@@ -102,7 +102,9 @@ static void test_table_closed(void **state)
 
 /*
  * Model: a worker in state s holding `job` (0/1) and having answered it
- * `answers` times. Explore every event sequence up to DEPTH from BUSY.
+ * `answers` times (a job its owner cancelled counts as answered: it is
+ * dropped, never answered after). Explore every event sequence up to DEPTH
+ * from BUSY.
  */
 #define DEPTH 7
 
@@ -125,12 +127,20 @@ static void explore(enum sup_wstate s, int job, int answers, int depth)
 		int j = job, a = answers;
 		if (!t.valid || e == EV_JOB)
 			continue;  /* a second job is another story */
+		if (e == EV_CANCEL && !j)
+			continue;  /* slot.c raises it only for the job it holds */
 		if ((t.actions & A_ANSWER_RESULT) != 0) {
 			assert_int_equal(j, 1);  /* never answer a job it does not hold */
 			j = 0;
 			a++;
 		}
 		if ((t.actions & A_ANSWER_FAULT) != 0 && j) {
+			j = 0;
+			a++;
+		}
+		if ((t.actions & A_DROP_JOB) != 0) {
+			assert_int_equal(j, 1);  /* only a job it holds can be dropped */
+			assert_int_equal(t.actions & (A_ANSWER_RESULT | A_ANSWER_FAULT), 0);
 			j = 0;
 			a++;
 		}
@@ -163,6 +173,15 @@ static void test_no_stuck_slot(void **state)
 	assert_true(sup_wl_next(W_DYING, EV_EXIT).valid);
 }
 
+/* A cancelled scan kills its worker and is never answered. */
+static void test_cancel(void **state)
+{
+	(void)state;
+	expect_row(W_BUSY, EV_CANCEL, W_DYING, A_STOP_TIMER | A_STOP_WATCH | A_KILL | A_DROP_JOB);
+	expect_row(W_DYING, EV_CANCEL, W_DYING, A_DROP_JOB);
+	expect_invalid(W_IDLE, EV_CANCEL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_table_closed),
 		cmocka_unit_test(test_job_answered_exactly_once),
 		cmocka_unit_test(test_no_stuck_slot),
+		cmocka_unit_test(test_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,21 +82,30 @@ static int in_child(void (*fn)(void *), void *arg)
 	return status;
 }
 
-/* The worker's lock-down as scanner/worker.c does it, after the host's Landlock. */
+/*
+ * The real lock-down, the functions the scanner calls: the host's step 3
+ * (priv_host_lockdown), then a worker's step 4 (priv_worker_contain).
+ */
 static void worker_lockdown(void)
 {
+	struct priv_worker_params wp = { .violation = shared_violation };
+	const char *step = NULL;
+	unsigned missing = 0;
 	int sp[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) < 0)
 		_exit(CHILD_STEP_FAILED);
 	if (priv_set_no_new_privs() < 0)
 		_exit(CHILD_STEP_FAILED);
-	if (priv_landlock_restrict(tmpdir) < 0) {
+	if (priv_host_lockdown(tmpdir, &missing, &step) < 0 || (missing & PRIV_MISSING_LANDLOCK)) {
 		fprintf(stderr, "test_sandbox: Landlock unavailable: this test needs a kernel with Landlock\n");
 		_exit(CHILD_STEP_FAILED);
 	}
-	if (priv_worker_seccomp(shared_violation, sp[1]) < 0)
+	wp.job_sock = sp[1];
+	if (priv_worker_contain(&wp, &step) < 0) {
+		fprintf(stderr, "test_sandbox: worker containment failed at %s\n", step);
 		_exit(CHILD_STEP_FAILED);
+	}
 	priv_worker_set_job(7);
 }
 
@@ -253,7 +262,12 @@ static void host_contain(void *arg)
 	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		_exit(CHILD_STEP_FAILED);
 	snprintf(tmp, sizeof(tmp), "/tmp");
-	if (priv_host_contain(tmp, sizeof(tmp), 1 << 20, &missing, &step) < 0) {
+	int keep[] = { 0, 1, 2 };
+	struct priv_host_params hp = {
+		.keep = keep, .nkeep = 3, .limits = { .nofile = 64 },
+		.tmpdir = tmp, .tmpdir_len = sizeof(tmp), .tmp_size = 1 << 20,
+	};
+	if (priv_host_contain(&hp, &missing, &step) < 0) {
 		fprintf(stderr, "test_sandbox: host containment failed at %s\n", step);
 		_exit(CHILD_STEP_FAILED);
 	}

@@ -1,6 +1,10 @@
 /*
- * supervisor/scanpath.c: files named by clients (SCAN, CONTSCAN,
- * MULTISCAN, ALLMATCHSCAN), opened and listed with the client's identity.
+ * supervisor/peerfs.c: files named by clients (SCAN, CONTSCAN,
+ * MULTISCAN, ALLMATCHSCAN), opened, listed and read with the client's
+ * identity. Runs on libuv's thread pool (pathscan.c), never on the loop:
+ * a file on a hung NFS or FUSE mount blocks one pool thread, not the
+ * daemon. The filesystem uid is a per-thread attribute, so threads serving
+ * different clients do not lend each other access.
  *
  * The supervisor runs as root; a client must not get a file scanned that it
  * could not read itself. So every open, stat and directory read here runs
@@ -11,7 +15,7 @@
  * refused (fail closed).
  */
 #define _GNU_SOURCE
-#include "sup.h"
+#include "peerfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,25 +23,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../platform/plat.h"
+#include "clamd.h"  /* SUP_INSTREAM_SLACK */
 
 /* clamd's MaxDirectoryRecursion default. */
 #define SCANPATH_MAX_DEPTH 15
+
+/* setfsuid()/setfsgid() as raw syscalls: per thread, whatever libc does.
+ * They return the previous id and report no error. */
+static uid_t fsuid(uid_t uid)
+{
+	return (uid_t)syscall(SYS_setfsuid, uid);
+}
+
+static gid_t fsgid(gid_t gid)
+{
+	return (gid_t)syscall(SYS_setfsgid, gid);
+}
 
 static int become(uid_t uid, gid_t gid)
 {
 	if (geteuid() != 0)
 		return uid == geteuid() ? 0 : -EPERM;
-	setfsgid(gid);
-	setfsuid(uid);
-	/* setfsuid() reports no error: read both back. */
-	if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) {
-		setfsuid(0);
-		setfsgid(0);
+	fsgid(gid);
+	fsuid(uid);
+	/* Read both back. */
+	if (fsuid((uid_t)-1) != uid || fsgid((gid_t)-1) != gid) {
+		fsuid(0);
+		fsgid(0);
 		return -EPERM;
 	}
 	return 0;
@@ -46,8 +63,8 @@ static int become(uid_t uid, gid_t gid)
 static void unbecome(void)
 {
 	if (geteuid() == 0) {
-		setfsuid(0);
-		setfsgid(getegid());
+		fsuid(0);
+		fsgid(getegid());
 	}
 }
 
@@ -174,12 +191,9 @@ int sup_fd_read_all(int fd, struct ipc_gather *g, size_t max, size_t *len)
 		room = g->mapped - off;
 		if (room == 0)
 			return -EFBIG;
-		n = pread(fd, g->base + off, room, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		n = PLAT_RETRY(pread(fd, g->base + off, room, (off_t)off));
+		if (n < 0)
 			return -errno;
-		}
 		if (n == 0)
 			break;
 		off += (size_t)n;

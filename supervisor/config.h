@@ -1,0 +1,53 @@
+/*
+ * supervisor/config.h: the configuration file (Momentum-style `key = value`
+ * lines), read once at start. Every error names the file, the line and the
+ * key; a file that loads is consistent (cross-key rules checked).
+ */
+#ifndef AVW_CONFIG_H
+#define AVW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sup_config {
+	char **listen;
+	size_t nlisten;
+	char *control_socket;
+	char *database;
+	char *scanner_path;
+	char *scanner_log;
+	char *user;
+	unsigned max_concurrency;
+	unsigned max_queue;
+	unsigned timeout;              /* seconds per scan, supervisor's timer */
+	unsigned command_read_timeout; /* seconds to wait for a whole command */
+	unsigned read_timeout;         /* seconds between reads of a stream */
+	unsigned write_timeout;        /* seconds a reply may take to drain to its client */
+	uint64_t max_message_size;     /* INSTREAM limit, bytes */
+	uint64_t scanner_tmp_size;     /* size of the scanners' private tmpfs */
+	uint64_t max_extract_size;     /* libclamav MaxFileSize */
+	uint64_t max_cumulative_extract_size; /* MaxScanSize */
+	unsigned max_extract_depth;    /* MaxRecursion */
+	unsigned max_file_count;       /* MaxFiles */
+	unsigned max_extract_time;     /* MaxScanTime, seconds */
+	unsigned max_jobs_per_worker;  /* recycle a worker after this many (0: never) */
+	uint64_t max_worker_memory;    /* RLIMIT_AS per worker, above the shared engine */
+	unsigned poison_threshold;     /* faults before content is answered from memory */
+	unsigned poison_ttl;           /* seconds it is remembered */
+	unsigned cache_size;           /* verdict cache entries (0: no cache) */
+	unsigned max_connections;      /* client connections open at once */
+	uint64_t max_message_memory;   /* bytes of messages held at once, all clients */
+	unsigned update_interval;      /* seconds between database checks (0: never) */
+	unsigned control_socket_mode;  /* permission bits of control_socket */
+	int syslog;                    /* copy the scanner log to syslog */
+	int syslog_facility;           /* LOG_MAIL etc. */
+};
+
+/*
+ * Loads path into cfg. On failure returns -1 with "FILE:LINE: message" in
+ * err (the key and the value in question named).
+ */
+int sup_config_load(const char *path, struct sup_config *cfg, char *err, size_t errlen);
+void sup_config_free(struct sup_config *cfg);
+
+#endif

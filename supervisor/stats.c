@@ -1,0 +1,65 @@
+/*
+ * supervisor/stats.c: counters and sample rings (see stats.h).
+ */
+#include "stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RESPAWN_SAMPLES 256
+#define OVERHEAD_SAMPLES 4096
+
+struct sup_stats sup_counters;
+
+static struct {
+	uint64_t respawn[RESPAWN_SAMPLES];
+	unsigned nrespawn;     /* total seen; the ring holds the last ones */
+	uint64_t overhead[OVERHEAD_SAMPLES];
+	unsigned noverhead;
+} S;
+
+void sup_stats_respawn(uint64_t ns)
+{
+	S.respawn[S.nrespawn++ % RESPAWN_SAMPLES] = ns;
+}
+
+void sup_stats_overhead(uint64_t ns)
+{
+	S.overhead[S.noverhead++ % OVERHEAD_SAMPLES] = ns;
+}
+
+static unsigned copy_ring(const uint64_t *ring, unsigned cap, unsigned seen, uint64_t *out, unsigned n)
+{
+	unsigned have = seen < cap ? seen : cap;
+	unsigned k = have < n ? have : n;
+
+	memcpy(out, ring, k * sizeof(*out));
+	return k;
+}
+
+unsigned sup_stats_respawn_samples(uint64_t *out, unsigned n)
+{
+	return copy_ring(S.respawn, RESPAWN_SAMPLES, S.nrespawn, out, n);
+}
+
+unsigned sup_stats_overhead_samples(uint64_t *out, unsigned n)
+{
+	return copy_ring(S.overhead, OVERHEAD_SAMPLES, S.noverhead, out, n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void sup_stats_percentiles(uint64_t *v, unsigned n, double unit, double *p50, double *p99)
+{
+	*p50 = *p99 = 0;
+	if (n == 0)
+		return;
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	*p50 = (double)v[n / 2] / unit;
+	*p99 = (double)v[(n * 99) / 100] / unit;
+}

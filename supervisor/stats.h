@@ -1,0 +1,37 @@
+/*
+ * supervisor/stats.h: the supervisor's counters and timing samples, for
+ * `avwardenctl stats`, clamd's STATS and the scanner log.
+ *
+ * Counters only go up; each is written by the module that sees the event
+ * (jobs, slots, generations). Nothing here decides anything.
+ */
+#ifndef AVW_STATS_H
+#define AVW_STATS_H
+
+#include <stdint.h>
+
+struct sup_stats {
+	uint64_t scanned, clean, infected, unscannable, errors;
+	uint64_t worker_crashes, timeouts, violations, host_restarts;
+	uint64_t scan_ns_total;
+	uint64_t rejected_queue_full;
+	uint64_t poison_hits, retired;
+	uint64_t cache_hits, reloads, reload_failures, engine_logs_dropped;
+	uint64_t host_logs_dropped;   /* host LOG records past the rate limit */
+	uint64_t spawn_failures;      /* forks the host could not make */
+	uint64_t host_misbehaved;     /* hosts killed for a malformed or forged record */
+};
+
+extern struct sup_stats sup_counters;
+
+/* Worker death to replacement serving, in ns (the last 256). */
+void sup_stats_respawn(uint64_t ns);
+unsigned sup_stats_respawn_samples(uint64_t *out, unsigned n);
+/* Per job: dispatch to answer minus the worker's time inside libclamav, in
+ * ns (the last 4096): what the sandboxing and IPC cost. */
+void sup_stats_overhead(uint64_t ns);
+unsigned sup_stats_overhead_samples(uint64_t *out, unsigned n);
+/* p50 and p99 of n samples (sorted in place), divided by unit. */
+void sup_stats_percentiles(uint64_t *v, unsigned n, double unit, double *p50, double *p99);
+
+#endif
