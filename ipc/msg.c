@@ -47,9 +47,9 @@ static int ipc_send_with_fds(int sock, const void *buf, size_t len, const int *f
 
 /*
  * Receives one datagram of at most `len` bytes into buf and up to *nfds
- * descriptors. Returns its size (> 0), 0 on EOF, -EAGAIN, -EBADMSG when it
- * was truncated or brought more descriptors than asked (all closed), or
- * -errno.
+ * descriptors. Returns its size (> 0), 0 on EOF, -EAGAIN, -EMSGSIZE when it
+ * was longer than len, -EBADMSG when it brought more descriptors than asked
+ * (all closed either way), or -errno.
  */
 static int ipc_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds, int flags)
 {
@@ -89,11 +89,12 @@ static int ipc_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *
 	if (n == 0 && got == 0)
 		return 0;
 	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > len) {
+		int e = (mh.msg_flags & MSG_TRUNC) || (size_t)n > len ? -EMSGSIZE : -EBADMSG;
 		for (size_t i = 0; i < got; i++)
 			close(fds[i]);
 		if (nfds)
 			*nfds = 0;
-		return -EBADMSG;
+		return e;
 	}
 	return n > 0 ? (int)n : 1;
 }
@@ -196,9 +197,13 @@ int ipc_msg_recv(int sock, unsigned accept, struct ipc_msg *m, int fds[IPC_SPAWN
 
 	if (n == 0 || n == -EAGAIN)
 		return n;
+	if (n == -EMSGSIZE || n == -EBADMSG) {
+		snprintf(err, errlen, "%s", n == -EMSGSIZE ? "a record longer than any type" : "surplus descriptors");
+		return -EBADMSG;
+	}
 	if (n < 0) {
-		snprintf(err, errlen, "%s", n == -EBADMSG ? "truncated record or surplus descriptors" : strerror(-n));
-		return n == -EBADMSG ? -EBADMSG : n;
+		snprintf(err, errlen, "%s", strerror(-n));
+		return n;
 	}
 	if ((size_t)n < HDR_SIZE) {
 		snprintf(err, errlen, "%d-byte record, shorter than a header", n);
@@ -260,7 +265,8 @@ int ipc_wrec_recv(int sock, struct ipc_wrec *r, char *err, size_t errlen)
 	if (n == 0 || n == -EAGAIN)
 		return n;
 	if (n < 0) {
-		snprintf(err, errlen, "%s", n == -EBADMSG ? "truncated record or descriptors" : strerror(-n));
+		snprintf(err, errlen, "%s", n == -EMSGSIZE ? "a record longer than any tag" :
+		    n == -EBADMSG ? "descriptors on the job socket" : strerror(-n));
 		return -EBADMSG;
 	}
 	if ((size_t)n < WREC_HDR || wrec_size(r->tag) != (size_t)n) {
@@ -293,7 +299,7 @@ int ipc_job_recv(int sock, struct ipc_job *job)
 	/* Blocking: the worker has nothing else to do. Descriptors: -EBADMSG. */
 	int rc = ipc_recv_with_fds(sock, job, sizeof(*job), NULL, &n, 0);
 
-	if (rc > 0 && (size_t)rc != sizeof(*job))
+	if (rc == -EMSGSIZE || (rc > 0 && (size_t)rc != sizeof(*job)))
 		return -EBADMSG;
 	return rc > 0 ? 1 : rc;
 }

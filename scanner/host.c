@@ -155,7 +155,11 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 		;
 	if (slot == HOST_MAX_WORKERS)
 		host_fail("more than %d workers requested", HOST_MAX_WORKERS);
+#ifdef AVW_FAULT_INJECTION
+	pid = fault_host_fail_fork() ? (errno = EAGAIN, -1) : fork();
+#else
 	pid = fork();
+#endif
 	if (pid < 0) {
 		char why[128];
 		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
@@ -179,7 +183,13 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 	memset(&up, 0, sizeof(up));
 	up.worker = sp->worker;
 	up.pid = pid;
+#ifdef AVW_FAULT_INJECTION
+	up.pid = fault_host_report_pid(pid);
+#endif
 	host_send(IPC_MSG_WORKER_UP, &up);
+#ifdef AVW_FAULT_INJECTION
+	fault_host_after_up(ctl, sp->worker, pid);
+#endif
 }
 
 static void reap_workers(void)
@@ -391,6 +401,9 @@ int main(int argc, char **argv)
 	ready.missing = missing;
 	snprintf(ready.tmpdir, sizeof(ready.tmpdir), "%s", a.tmpdir);
 	host_send(IPC_MSG_READY, &ready);
+#ifdef AVW_FAULT_INJECTION
+	fault_host_after_ready(ctl);
+#endif
 	serve(engine);
 	return 0;
 }

@@ -224,6 +224,9 @@ static void fmt_stats(struct out *o)
 	o_u64(o, "reload failures", "reload_failures", s->reload_failures);
 	o_str(o, "last reload", "last_reload", pi.last_reload);
 	o_u64(o, "engine messages dropped", "engine_logs_dropped", s->engine_logs_dropped);
+	o_u64(o, "host log lines dropped", "host_logs_dropped", s->host_logs_dropped);
+	o_u64(o, "worker spawn failures", "spawn_failures", s->spawn_failures);
+	o_u64(o, "hosts killed (misbehaved)", "host_misbehaved", s->host_misbehaved);
 	if (o->json) {
 		o_dbl(o, "", "replacement_ms_p50", r50);
 		o_dbl(o, "", "replacement_ms_p99", r99);

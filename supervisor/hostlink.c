@@ -230,26 +230,24 @@ static enum plat_log_level log_level(int32_t level)
 	return level == IPC_LOG_ERROR ? PLAT_LOG_ERROR : level == IPC_LOG_WARN ? PLAT_LOG_WARN : PLAT_LOG_INFO;
 }
 
-/* A token bucket: HOST_LOG_PER_S a second; the rest counted, said once a second. */
+/* A token bucket: HOST_LOG_PER_S a second; the rest counted (stats), and
+ * said once when a second's allowance runs out. */
 static void host_log(struct sup_host *h, const struct ipc_log *l)
 {
 	uint64_t now = plat_now_ns();
 
 	if (now - h->log_window_ns >= 1000000000ull) {
-		if (h->log_dropped > 0)
-			log_warnx("host_log_capped", "gen=%u pid=%d dropped=%" PRIu64 " limit=%u/s "
-			    "reason=\"the scanner host logs more than avwarden writes down\"",
-			    h->gen_id, (int)h->pid, h->log_dropped, HOST_LOG_PER_S);
 		h->log_window_ns = now;
 		h->log_tokens = HOST_LOG_PER_S;
-		h->log_dropped = 0;
 	}
 	if (h->log_tokens == 0) {
-		h->log_dropped++;
 		sup_counters.host_logs_dropped++;
 		return;
 	}
-	h->log_tokens--;
+	if (--h->log_tokens == 0)
+		log_warnx("host_log_capped", "gen=%u pid=%d limit=%u/s "
+		    "reason=\"the scanner host logs more than avwarden writes down; the rest of this second is counted "
+		    "(stats: host log lines dropped)\"", h->gen_id, (int)h->pid, HOST_LOG_PER_S);
 	plat_log(log_level(l->level), "engine_log", "source=libclamav gen=%u pid=%d text=\"%s\"",
 	    h->gen_id, (int)h->pid, l->text);
 }

@@ -53,7 +53,6 @@ struct sup_host {
 	uint64_t ready_ns;
 	unsigned log_tokens;       /* LOG records it may still send this second */
 	uint64_t log_window_ns;
-	uint64_t log_dropped;      /* in this window */
 };
 
 /* Spawns scanner_path with the plan's identity, environment and descriptors,

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ptrace.h>
@@ -78,12 +79,83 @@ void fault_corrupt(struct ipc_result *r)
 	memset(r->name, 'A', sizeof(r->name));  /* and unterminated */
 }
 
-void fault_host_before_spawn(unsigned n)
+/* The AVW_FAULT_HOST mode, and its number if it takes one. */
+static int host_mode(const char *name, unsigned *arg)
 {
 	const char *f = getenv("AVW_FAULT_HOST");
+	size_t n = strlen(name);
+
+	if (f == NULL || strncmp(f, name, n) != 0 || (f[n] != '\0' && f[n] != ':'))
+		return 0;
+	if (arg != NULL)
+		*arg = f[n] == ':' ? (unsigned)strtoul(f + n + 1, NULL, 10) : 0;
+	return 1;
+}
+
+int fault_host_fail_fork(void)
+{
+	static unsigned forks;
+	unsigned after;
+
+	return host_mode("fork-fail", &after) && ++forks > after;
+}
+
+pid_t fault_host_report_pid(pid_t pid)
+{
+	return host_mode("foreign-pid", NULL) ? getppid() : pid;
+}
+
+void fault_host_after_up(int ctl, uint32_t worker, pid_t pid)
+{
+	struct ipc_worker_exit e;
+
+	if (!host_mode("forge-exit", NULL))
+		return;
+	memset(&e, 0, sizeof(e));
+	e.worker = worker;
+	e.pid = pid;
+	e.status = SIGSEGV;  /* a wait status: killed by SIGSEGV */
+	(void)ipc_msg_send(ctl, IPC_MSG_WORKER_EXIT, &e, NULL, 0);
+}
+
+void fault_host_after_ready(int ctl)
+{
+	struct ipc_ready r;
+	struct ipc_log l;
+	char big[sizeof(struct ipc_msg) + 64];
+	unsigned n;
+
+	memset(&r, 0, sizeof(r));
+	r.signatures = 1;
+	if (host_mode("log-flood", &n)) {
+		memset(&l, 0, sizeof(l));
+		l.level = IPC_LOG_WARN;
+		for (unsigned i = 0; i < n; i++) {
+			snprintf(l.text, sizeof(l.text), "flood %u", i);
+			if (ipc_msg_send(ctl, IPC_MSG_LOG, &l, NULL, 0) < 0)
+				break;
+		}
+	}
+	if (host_mode("second-ready", NULL))
+		(void)ipc_msg_send(ctl, IPC_MSG_READY, &r, NULL, 0);
+	if (host_mode("oversized", NULL)) {
+		memset(big, 0, sizeof(big));
+		(void)send(ctl, big, sizeof(big), MSG_NOSIGNAL);
+	}
+	if (host_mode("truncated", NULL)) {
+		struct ipc_msg m;
+		memset(&m, 0, sizeof(m));
+		m.type = IPC_MSG_READY;
+		m.len = sizeof(m.u.ready);
+		(void)send(ctl, &m, offsetof(struct ipc_msg, u) + 10, MSG_NOSIGNAL);
+	}
+}
+
+void fault_host_before_spawn(unsigned n)
+{
 	unsigned at;
 
-	if (f == NULL || sscanf(f, "spawn-nofile:%u", &at) != 1 || n != at)
+	if (!host_mode("spawn-nofile", &at) || n != at)
 		return;
 	/* Descriptors 0-3 are open: no room for the three the request carries. */
 	struct rlimit rl = { 4, 4 };

@@ -13,6 +13,8 @@
 #define AVW_FAULT_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "../ipc/ipc.h"
 
@@ -27,9 +29,23 @@ void fault_corrupt(struct ipc_result *r);
  *   spawn-nofile:N  at the Nth spawn request, lower our RLIMIT_NOFILE so the
  *                   request's descriptors cannot be received (what a worker
  *                   that may prlimit() its host can do), and so exit
- * Called by the host with each spawn request's number, before receiving it.
+ *   forge-exit      report every worker dead (SIGSEGV) right after its birth,
+ *                   while it runs
+ *   foreign-pid     report the supervisor's pid as a worker's
+ *   log-flood:N     send N LOG records right after READY
+ *   fork-fail:N     every fork after the first N fails (EAGAIN)
+ *   second-ready    send READY twice
+ *   oversized       send a record longer than any type right after READY
+ *   truncated       send a READY cut short right after READY
  */
+/* Before each spawn request is received (its number, from 1). */
 void fault_host_before_spawn(unsigned n);
+/* 1: make this fork fail. */
+int fault_host_fail_fork(void);
+/* The pid to report for a worker that really is `pid`. */
+pid_t fault_host_report_pid(pid_t pid);
+void fault_host_after_up(int ctl, uint32_t worker, pid_t pid);
+void fault_host_after_ready(int ctl);
 /* Calls a forbidden syscall by name; exposed for the sandbox tests. */
 int fault_syscall(const char *name);
 

@@ -85,4 +85,69 @@ hosts=$(grep -c 'warn host_exit gen=' "$D/scanner.log")
 [ "$hosts" -ge 100 ] && ok "host lost $hosts times, each logged" || bad "host losses logged" "$hosts"
 stop || bad "stopped cleanly"
 
+###########################################################################
+echo "# a hostile scanner host: every malformed or forged record kills it, never the supervisor"
+# hostile NAME MODE [config lines...]: a daemon whose hosts run AVW_FAULT_HOST=MODE.
+hostile() {
+	name=$1 mode=$2
+	shift 2
+	cat > "$T/host-$name.sh" <<SH
+#!/bin/sh
+AVW_FAULT_HOST=$mode exec $FAULTY "\$@"
+SH
+	chmod 755 "$T/host-$name.sh"
+	write_conf "$name" "$T/host-$name.sh" 'cache_size = 0' "$@"
+	D=$T/$name
+	SOCK=unix:$D/clamd.sock
+	"$B/avwarden" -c "$D/avwarden.conf" 2>"$D/stderr" &
+	DAEMON_PID=$!
+}
+log_has() { grep -q "$1" "$D/scanner.log" 2>/dev/null; }
+log_count() { grep -c "$1" "$D/scanner.log" 2>/dev/null || true; }
+ctl_ok() { [ "$($CTL -s "$D/control.sock" ping 2>/dev/null)" = pong ]; }
+
+for m in "second-ready:a second READY" "oversized:a record longer than any type" \
+	"truncated:type 2 record of" "foreign-pid:which is not the host's child"; do
+	mode=${m%%:*} want=${m#*:}
+	hostile "h$mode" "$mode"
+	wait_for "$mode: the host killed" log_has "warn host_malformed gen=1 .*$want" &&
+		ok "$mode: host killed, the log says why" || bad "$mode: host killed" "$(grep host_ "$D/scanner.log" | head -3)"
+	wait_for "a second host" log_has "host_start gen=2" && ok "$mode: a new host is started" || bad "$mode: restarted"
+	ctl_ok && ok "$mode: supervisor serving its console" || bad "$mode: supervisor alive"
+	stop || bad "$mode: stopped cleanly"
+done
+
+# A forged death: "worker N died of SIGSEGV" while it runs. Not believed:
+# the host is killed, nothing is counted as a crash or against content.
+hostile forge forge-exit
+wait_for "forgery refused" log_has 'host_malformed gen=1 .*reported dead while it runs' &&
+	ok "forged WORKER_EXIT: the host is killed" || bad "forged WORKER_EXIT refused" "$(grep host_ "$D/scanner.log" | head -3)"
+check "forged death: no worker_crash logged" 0 "$(log_count 'worker_crash')"
+check "forged death: no poison" 0 "$(log_count 'poison_message')"
+ctl_ok && ok "forged death: supervisor serving" || bad "forged death: supervisor alive"
+stop || bad "stopped cleanly"
+
+# 100,000 LOG records at once: at most 50 a second reach the log.
+hostile flood log-flood:100000
+wait_for "the flood capped" log_has 'warn host_log_capped gen=1 ' && ok "LOG flood: capped, said once" || bad "LOG flood capped"
+dropped() { $CTL -s "$D/control.sock" --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["host_logs_dropped"])'; }
+wait_for "the flood read and counted" sh -c "[ \$($CTL -s '$D/control.sock' --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"host_logs_dropped\"])') -ge 99800 ]" &&
+	ok "LOG flood: the rest counted ($(dropped) dropped)" || bad "LOG flood counted" "$(dropped)"
+flood=$(log_count 'engine_log source=libclamav gen=1 .*text="flood')
+[ "$flood" -le 100 ] && ok "LOG flood: $flood of 100000 records logged" || bad "LOG flood: records logged" "$flood"
+check "LOG flood: scans go on" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+stop || bad "stopped cleanly"
+
+# Forks that fail (the host at its process limit): retried with back-off,
+# not thousands of times a second.
+hostile forkfail fork-fail:2 'max_concurrency = 2' 'poison_threshold = 100'
+wait_for "ready" log_has 'generation_serving gen=1' || bad "fork-fail: serving"
+check "fork-fail: a worker dies" "stream: scanner exited with status 3 ERROR|" "$($CLIENT $SOCK instream "$T/exit" | vis)"
+wait_for "second back-off step" log_has 'worker_spawn_backoff gen=1 retry_in=2000ms' &&
+	ok "fork failures back off (1 s, 2 s, ...)" || bad "fork failures back off"
+spawns=$(log_count 'warn worker_spawn worker=')
+[ "$spawns" -le 4 ] && ok "fork failures: $spawns attempts logged in 3 s" || bad "fork failures throttled" "$spawns"
+check "fork-fail: the other worker serves" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+stop || bad "stopped cleanly"
+
 finish

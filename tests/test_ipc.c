@@ -164,7 +164,7 @@ static void send_raw(int sock, const void *p, size_t n, const int *fds, size_t n
 	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)n);
 }
 
-static void expect_refused(int sp[2], const struct ipc_msg *m, size_t n, const int *fds, size_t nfds, const char *why)
+static void expect_refused(int sp[2], const void *m, size_t n, const int *fds, size_t nfds, const char *why)
 {
 	struct ipc_msg got;
 	char err[160] = "";
@@ -191,6 +191,9 @@ static void test_msg_malformed(void **state)
 
 	memset(&m, 0, sizeof(m));
 	expect_refused(sp, &m, 4, NULL, 0, "shorter than a header");
+	char big[sizeof(struct ipc_msg) + 16];
+	memset(big, 0, sizeof(big));
+	expect_refused(sp, big, sizeof(big), NULL, 0, "longer than any type");
 	m.type = 99;
 	m.len = 0;
 	expect_refused(sp, &m, HDR, NULL, 0, "type 99");
