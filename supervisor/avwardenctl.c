@@ -24,6 +24,7 @@ static void usage(FILE *f)
 	    "  -j, --json         answer as one JSON object\n"
 	    "commands:\n"
 	    "  ping         is the daemon answering?\n"
+	    "  health       can it scan now? (exit 1 while no scanner can serve)\n"
 	    "  version      avwarden and engine versions, signatures, database, generation\n"
 	    "  stats        scan counters, queue, workers, faults, cache, reloads\n"
 	    "  workers      one line per scanner worker: generation, pid, state, jobs, RSS, age\n"

@@ -247,6 +247,20 @@ static void cmd_instream(struct sup_conn *c, const struct sup_cmd_req *req)
 	sup_conn_arm_timer(c, (uint64_t)S.cfg->read_timeout * 1000);
 }
 
+/*
+ * PING tells the truth (ping_health): a load balancer's check or an MTA's
+ * server list stops sending mail to a node that cannot scan it.
+ */
+static void cmd_ping(struct sup_conn *c)
+{
+	char why[160];
+
+	if (S.cfg->ping_health && !sup_pool_healthy(why, sizeof(why)))
+		sup_conn_replyf(c, "no scanner available: %s ERROR", why);
+	else
+		sup_conn_replyf(c, "PONG");
+}
+
 /* clamd: inside a session only z/n commands, and not these. */
 static int refused_in_session(const struct sup_cmd_req *req)
 {
@@ -271,7 +285,7 @@ void sup_cmd_run(struct sup_conn *c, const struct sup_cmd_req *req)
 	}
 	switch (req->cmd) {
 	case SUP_CMD_PING:
-		sup_conn_replyf(c, "PONG");
+		cmd_ping(c);
 		return;
 	case SUP_CMD_VERSION:
 		sup_conn_replyf(c, "ClamAV %s", sup_pool_engine_version());

@@ -40,6 +40,7 @@ struct sup_config {
 	unsigned update_interval;      /* seconds between database checks (0: never) */
 	unsigned control_socket_mode;  /* permission bits of control_socket */
 	int syslog;                    /* copy the scanner log to syslog */
+	int ping_health;               /* PING fails while no scanner can serve */
 	int syslog_facility;           /* LOG_MAIL etc. */
 };
 

@@ -262,6 +262,29 @@ static void fmt_version(struct out *o)
 	    AVW_VERSION, pi.engine, pi.signatures, pi.database, pi.generation, since);
 }
 
+/* Can it scan now? For monitoring: exit status 1 when it cannot. */
+static void fmt_health(struct out *o)
+{
+	struct sup_pool_info pi;
+
+	sup_pool_describe(&pi);
+	if (!pi.healthy) {
+		o_error(o, "not serving: %s", pi.unhealthy);
+		return;
+	}
+	if (o->json) {
+		o_begin(o, NULL);
+		o_printf(o, "\"healthy\": true");
+		o->fields = 1;
+		o_u64(o, "", "generation", pi.generation);
+		o_u64(o, "", "workers_busy", pi.busy);
+		o_u64(o, "", "workers_idle", pi.idle);
+		o_end(o);
+		return;
+	}
+	o_printf(o, "serving: generation %u, %u workers busy, %u idle\n", pi.generation, pi.busy, pi.idle);
+}
+
 static void fmt_workers(struct out *o)
 {
 	static struct sup_worker_info wi[1024];
@@ -357,6 +380,8 @@ static void ctl_handle(struct ctl_conn *c)
 	(void)uv_read_stop((uv_stream_t *)&c->pipe);
 	if (strcmp(cmd, "ping") == 0) {
 		o_printf(&o, o.json ? "{\"pong\": true}\n" : "pong\n");
+	} else if (strcmp(cmd, "health") == 0) {
+		fmt_health(&o);
 	} else if (strcmp(cmd, "version") == 0) {
 		fmt_version(&o);
 	} else if (strcmp(cmd, "stats") == 0) {
@@ -376,7 +401,7 @@ static void ctl_handle(struct ctl_conn *c)
 		C.ops->shutdown("avwardenctl shutdown");
 		return;
 	} else {
-		o_error(&o, "unknown command '%.40s' (try: ping, version, stats, workers, reload, reopen-logs, shutdown)",
+		o_error(&o, "unknown command '%.40s' (try: ping, health, version, stats, workers, reload, reopen-logs, shutdown)",
 		    cmd);
 	}
 	ctl_send(c);

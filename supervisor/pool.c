@@ -202,10 +202,25 @@ void sup_pool_free(void)
 	ipc_gather_drain();
 }
 
+int sup_pool_healthy(char *why, size_t len)
+{
+	const char *cause;
+
+	if (P.draining || P.closing)
+		snprintf(why, len, "avwarden is shutting down");
+	else if ((cause = sup_gens_unavailable()) != NULL)
+		snprintf(why, len, "%.150s", cause);
+	else if (sup_gens_serving_id() == 0)
+		snprintf(why, len, "the database is loading");
+	else if (sup_gens_count(1) + sup_gens_count(0) == 0)
+		snprintf(why, len, "no worker is running");
+	else
+		return 1;
+	return 0;
+}
+
 void sup_pool_describe(struct sup_pool_info *info)
 {
-	const char *why;
-
 	memset(info, 0, sizeof(*info));
 	info->queue_depth = sup_queue_len();
 	info->busy = sup_gens_count(1);
@@ -213,17 +228,7 @@ void sup_pool_describe(struct sup_pool_info *info)
 	info->cache_entries = sup_verdicts_cached();
 	info->cache_size = P.cfg->cache_size;
 	sup_gens_describe(info);
-	info->healthy = info->generation != 0 && !P.draining && !P.closing && info->busy + info->idle > 0;
-	if (info->healthy)
-		return;
-	if (P.draining || P.closing)
-		snprintf(info->unhealthy, sizeof(info->unhealthy), "avwarden is shutting down");
-	else if ((why = sup_gens_unavailable()) != NULL)
-		snprintf(info->unhealthy, sizeof(info->unhealthy), "%.150s", why);
-	else if (info->generation == 0)
-		snprintf(info->unhealthy, sizeof(info->unhealthy), "the database is loading");
-	else
-		snprintf(info->unhealthy, sizeof(info->unhealthy), "no worker is running");
+	info->healthy = sup_pool_healthy(info->unhealthy, sizeof(info->unhealthy));
 }
 
 const char *sup_pool_engine_version(void)

@@ -100,6 +100,8 @@ void sup_pool_free(void);
  */
 void sup_pool_reload(const char *why, sup_reload_cb cb, void *ctx);
 const char *sup_pool_engine_version(void);
+/* 1 when a generation serves and can take a job; else 0 with why. */
+int sup_pool_healthy(char *why, size_t len);
 void sup_pool_describe(struct sup_pool_info *info);
 /* Every live worker of every generation; returns how many were written. */
 size_t sup_pool_workers(struct sup_worker_info *out, size_t n);

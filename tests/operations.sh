@@ -66,7 +66,7 @@ rss=$(echo "$w" | awk 'NR == 2 { print $6 }')
 check "workers --json" "2 True idle" "$(ctl --json workers |
 	json '" ".join([str(len(d["workers"])), str(all(x["rss_bytes"] > 0 and x["pid"] > 1 for x in d["workers"])), d["workers"][0]["state"]])')"
 
-check "unknown command: error" "error: unknown command 'frobnicate' (try: ping, version, stats, workers, reload, reopen-logs, shutdown)" \
+check "unknown command: error" "error: unknown command 'frobnicate' (try: ping, health, version, stats, workers, reload, reopen-logs, shutdown)" \
 	"$(ctl frobnicate)"
 ctl frobnicate >/dev/null; check "unknown command: exit 1" 1 $?
 check "unknown command --json" "unknown command" "$(ctl --json frobnicate | json 'd["error"][:15]')"

@@ -86,6 +86,38 @@ hosts=$(grep -c 'warn host_exit gen=' "$D/scanner.log")
 stop || bad "stopped cleanly"
 
 ###########################################################################
+echo "# health: PING and avwardenctl health tell whether a scanner can serve"
+cat > "$T/fail-start.sh" <<'SH'
+#!/bin/sh
+exit 1
+SH
+chmod 755 "$T/fail-start.sh"
+write_conf nohealth "$T/fail-start.sh"
+D=$T/nohealth
+"$B/avwarden" -c "$D/avwarden.conf" 2>"$D/stderr" &
+DAEMON_PID=$!
+wait_for "start failure" grep -q host_failed "$D/scanner.log" 2>/dev/null
+check "PING while no scanner can start" "no scanner available: scanner host exited with status 1 ERROR|" \
+	"$($CLIENT unix:$D/clamd.sock ping | vis)"
+out=$($CTL -s "$D/control.sock" health 2>&1)
+check "avwardenctl health: not serving, exit 1" "error: not serving: scanner host exited with status 1/1" "$out/$?"
+stop || true
+write_conf health "$B/avwarden-scanner" 'max_concurrency = 2'
+start health || exit 1
+D=$T/health
+check "PING while serving" "PONG|" "$($CLIENT $SOCK ping | vis)"
+out=$($CTL -s "$D/control.sock" health)
+check "avwardenctl health: serving, exit 0" "serving: generation 1, 0 workers busy, 2 idle/0" "$out/$?"
+stop || bad "stopped cleanly"
+write_conf clamdping "$T/fail-start.sh" 'ping_health = false'
+D=$T/clamdping
+"$B/avwarden" -c "$D/avwarden.conf" 2>"$D/stderr" &
+DAEMON_PID=$!
+wait_for "start failure" grep -q host_failed "$D/scanner.log" 2>/dev/null
+check "ping_health = false: PONG as clamd" "PONG|" "$($CLIENT unix:$D/clamd.sock ping | vis)"
+stop || true
+
+###########################################################################
 echo "# a hostile scanner host: every malformed or forged record kills it, never the supervisor"
 # hostile NAME MODE [config lines...]: a daemon whose hosts run AVW_FAULT_HOST=MODE.
 hostile() {
