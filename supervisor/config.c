@@ -282,6 +282,7 @@ static cfg_t *parser_new(void)
 		CFG_STR("control_socket_mode", "0600", CFGF_NONE),
 		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, parse_bool),
 		CFG_BOOL_CB("ping_health", cfg_true, CFGF_NONE, parse_bool),
+		CFG_BOOL_CB("canary", cfg_true, CFGF_NONE, parse_bool),
 		CFG_STR("syslog_facility", "mail", CFGF_NONE),
 		CFG_END(),
 	};
@@ -341,6 +342,7 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->update_interval = (unsigned)cfg_getint(cfg, "update_interval");
 	out->syslog = cfg_getbool(cfg, "syslog") ? 1 : 0;
 	out->ping_health = cfg_getbool(cfg, "ping_health") ? 1 : 0;
+	out->canary = cfg_getbool(cfg, "canary") ? 1 : 0;
 	out->syslog_facility = facility_of(cfg_getstr(cfg, "syslog_facility"));
 	/* Validated above. */
 	(void)parse_mode(cfg_getstr(cfg, "control_socket_mode"), &out->control_socket_mode);

@@ -41,6 +41,7 @@ struct sup_config {
 	unsigned control_socket_mode;  /* permission bits of control_socket */
 	int syslog;                    /* copy the scanner log to syslog */
 	int ping_health;               /* PING fails while no scanner can serve */
+	int canary;                    /* a new generation scans the canary set first */
 	int syslog_facility;           /* LOG_MAIL etc. */
 };
 

@@ -53,7 +53,7 @@ static const struct sup_slot_ops slot_ops = {
 
 static int wants_workers(const struct sup_gen *g)
 {
-	return !G.closing && (g->state == G_STARTING || g->state == G_SERVING);
+	return !G.closing && (g->state == G_STARTING || g->state == G_CANARY || g->state == G_SERVING);
 }
 
 static void spawn_slot(struct sup_gen *g, struct sup_slot *s)
@@ -95,8 +95,12 @@ static void slot_idle(struct sup_slot *s)
 {
 	struct sup_gen *g = s->owner;
 
+	struct sup_job *job;
+
 	if (g->state == G_STARTING)
 		gen_progress(g);
+	else if (g->state == G_CANARY && (job = sup_canary_next(&g->canary)) != NULL)
+		sup_slot_give(s, job);
 	else if (g == G.serving)
 		G.hooks->capacity();
 }
@@ -151,7 +155,9 @@ static void slot_handle_closed(struct sup_slot *s)
 
 static int slot_serving(const struct sup_slot *s)
 {
-	return s->owner == G.serving;
+	const struct sup_gen *g = s->owner;
+
+	return g == G.serving || g->state == G_CANARY;  /* workers stay on for the next canary */
 }
 
 static struct sup_slot *slot_by_id(struct sup_gen *g, uint32_t id)
@@ -407,8 +413,41 @@ static void act_free(struct sup_gen *g)
 			*pp = g->next;
 			break;
 		}
+	sup_canary_forget(&g->canary);
 	free(g->slots);
 	free(g);
+}
+
+static void canary_finished(void *owner, int ok, const char *why)
+{
+	struct sup_gen *g = owner;
+
+	if (ok) {
+		log_info("canary_passed", "gen=%u canaries=%u", g->id, sup_canary_count());
+		gen_event(g, GE_CANARY_PASSED);
+		return;
+	}
+	snprintf(g->failure, sizeof(g->failure), "%s", why);
+	log_errx("canary_failed", "gen=%u reason=\"%s\" fix=\"the new database breaks the scanner on a known "
+	    "message: keep the old one (freshclam's previous files), or set canary = false to load it anyway\"",
+	    g->id, why);
+	gen_event(g, GE_CANARY_FAILED);
+}
+
+/* The canary set goes to the generation's idle workers, one each; the rest
+ * as they come free (slot_idle). */
+static void act_run_canary(struct sup_gen *g)
+{
+	struct sup_job *job;
+
+	sup_canary_start(&g->canary, g, canary_finished);
+	if (!G.cfg->canary) {
+		gen_event(g, GE_CANARY_PASSED);
+		return;
+	}
+	for (unsigned i = 0; i < g->nslots; i++)
+		if (g->slots[i].state == W_IDLE && (job = sup_canary_next(&g->canary)) != NULL)
+			sup_slot_give(&g->slots[i], job);
 }
 
 /* Runs the table's actions for one event, in bit order. */
@@ -431,6 +470,8 @@ static void gen_event(struct sup_gen *g, enum sup_gevent ev)
 			spawn_slot(g, &g->slots[i]);
 		g->settling = 0;
 	}
+	if (a & GA_RUN_CANARY)
+		act_run_canary(g);
 	if (a & GA_PROMOTE)
 		act_promote(g);
 	if (a & GA_LOAD_FAILED)

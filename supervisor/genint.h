@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "../privileges/priv.h"
+#include "canary.h"
 #include "gen.h"
 #include "hostlink.h"
 #include "lifecycle.h"
@@ -40,6 +41,7 @@ struct sup_gen {
 	struct sup_slot *slots;
 	unsigned nslots;
 	int settling;           /* forking every slot: no verdict on progress yet */
+	struct sup_canary_run canary;
 	int retired;            /* replaced by a newer generation */
 	struct sup_gen *next;
 };

@@ -85,7 +85,8 @@ const char *sup_wl_event_name(enum sup_wevent e)
 #define GONE (GA_RESET_WORKERS | GA_CLOSE)
 
 /*
- * Reading guide: a generation ends through STOPPING (host killed) or
+ * Reading guide: no generation serves before its canary passed; it ends
+ * through STOPPING (host killed) or
  * straight to CLOSING when its host dies; only one that never served says
  * LOAD_FAILED, only a serving one LOST_SERVING, and nothing leaves CLOSING
  * but the last handle's close.
@@ -97,8 +98,14 @@ static const struct sup_gtransition gtable[G_NSTATES][G_NEVENTS] = {
 		[GE_SHUTDOWN] = G(G_STOPPING, GA_KILL_HOST),
 	},
 	[G_STARTING] = {
-		[GE_WORKERS_UP] = G(G_SERVING, GA_PROMOTE),
+		[GE_WORKERS_UP] = G(G_CANARY, GA_RUN_CANARY),
 		[GE_NO_WORKERS] = G(G_STOPPING, GA_LOAD_FAILED | GA_KILL_HOST),
+		[GE_HOST_EXIT] = G(G_CLOSING, GA_LOAD_FAILED | GONE),
+		[GE_SHUTDOWN] = G(G_STOPPING, GA_KILL_HOST),
+	},
+	[G_CANARY] = {
+		[GE_CANARY_PASSED] = G(G_SERVING, GA_PROMOTE),
+		[GE_CANARY_FAILED] = G(G_STOPPING, GA_LOAD_FAILED | GA_KILL_HOST),
 		[GE_HOST_EXIT] = G(G_CLOSING, GA_LOAD_FAILED | GONE),
 		[GE_SHUTDOWN] = G(G_STOPPING, GA_KILL_HOST),
 	},
@@ -132,7 +139,7 @@ struct sup_gtransition sup_gl_next(enum sup_gstate s, enum sup_gevent e)
 const char *sup_gl_state_name(enum sup_gstate s)
 {
 	static const char *const n[G_NSTATES] = {
-		"loading", "starting", "serving", "draining", "stopping", "closing", "free",
+		"loading", "starting", "canary", "serving", "draining", "stopping", "closing", "free",
 	};
 
 	return (unsigned)s < G_NSTATES ? n[s] : "?";
@@ -141,7 +148,8 @@ const char *sup_gl_state_name(enum sup_gstate s)
 const char *sup_gl_event_name(enum sup_gevent e)
 {
 	static const char *const n[G_NEVENTS] = {
-		"host_ready", "workers_up", "no_workers", "replaced", "empty", "host_exit", "closed", "shutdown",
+		"host_ready", "workers_up", "no_workers", "replaced", "empty", "host_exit", "closed",
+		"canary_passed", "canary_failed", "shutdown",
 	};
 
 	return (unsigned)e < G_NEVENTS ? n[e] : "?";

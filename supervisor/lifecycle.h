@@ -74,6 +74,7 @@ const char *sup_wl_event_name(enum sup_wevent e);
 enum sup_gstate {
 	G_LOADING = 0,  /* host started, loading the database; no jobs */
 	G_STARTING,     /* host ready, its workers being forked */
+	G_CANARY,       /* workers up, scanning the canary set; no jobs yet */
 	G_SERVING,      /* takes every new job */
 	G_DRAINING,     /* replaced: finishing its jobs */
 	G_STOPPING,     /* host killed, waiting for its exit */
@@ -90,20 +91,23 @@ enum sup_gevent {
 	GE_EMPTY,           /* draining, and no worker is left */
 	GE_HOST_EXIT,       /* the host process is gone (or never started) */
 	GE_CLOSED,          /* every handle is closed */
+	GE_CANARY_PASSED,   /* every canary got its verdict */
+	GE_CANARY_FAILED,   /* a canary crashed, hung or was answered wrongly */
 	GE_SHUTDOWN,        /* avwarden stops */
 	G_NEVENTS
 };
 
 enum sup_gaction {
 	GA_SPAWN_WORKERS = 1 << 0,  /* fork every slot */
-	GA_PROMOTE = 1 << 1,        /* serve from now on; the old one is replaced */
-	GA_LOAD_FAILED = 1 << 2,    /* it never served: say why (reload answer, back-off) */
-	GA_RETIRE = 1 << 3,         /* idle workers go now, busy ones after their job */
-	GA_KILL_HOST = 1 << 4,
-	GA_RESET_WORKERS = 1 << 5,  /* every slot: the host is lost */
-	GA_LOST_SERVING = 1 << 6,   /* it was serving: start a new one */
-	GA_CLOSE = 1 << 7,          /* close the slots' handles */
-	GA_FREE = 1 << 8,
+	GA_RUN_CANARY = 1 << 1,     /* hand the canary set to its workers */
+	GA_PROMOTE = 1 << 2,        /* serve from now on; the old one is replaced */
+	GA_LOAD_FAILED = 1 << 3,    /* it never served: say why (reload answer, back-off) */
+	GA_RETIRE = 1 << 4,         /* idle workers go now, busy ones after their job */
+	GA_KILL_HOST = 1 << 5,
+	GA_RESET_WORKERS = 1 << 6,  /* every slot: the host is lost */
+	GA_LOST_SERVING = 1 << 7,   /* it was serving: start a new one */
+	GA_CLOSE = 1 << 8,          /* close the slots' handles */
+	GA_FREE = 1 << 9,
 };
 
 struct sup_gtransition {

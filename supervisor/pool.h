@@ -39,6 +39,7 @@ struct sup_job {
 	struct sup_job *next;      /* queue or answer list */
 	struct sup_slot *slot;     /* while a worker has it */
 	int where;                 /* SUP_JOB_*: which list or slot holds it */
+	int internal;              /* the supervisor's own (a canary): not counted, not remembered */
 	uint32_t turn;             /* the loop turn its answer goes out on */
 	int have_hash;
 	int blame;                 /* its content crashed or hung a worker (observed) */

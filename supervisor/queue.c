@@ -120,9 +120,11 @@ void sup_job_answer(struct sup_job *job, const struct sup_verdict *v, const stru
 {
 	uint64_t ns = plat_now_ns() - job->t_submit;
 
-	count(v, ns);
-	sup_verdicts_tell(job, v, by);
-	log_answer(job, v, by, ns);
+	if (!job->internal) {
+		count(v, ns);
+		sup_verdicts_tell(job, v, by);
+		log_answer(job, v, by, ns);
+	}
 	ipc_gather_put(&job->buf);
 	job->slot = NULL;
 	job->verdict = *v;

@@ -41,8 +41,13 @@ int fault_syscall(const char *name)
 
 int fault_maybe_inject(const void *data, size_t len)
 {
+	const char *env = getenv("AVW_FAULT_SCAN");
 	char cmd[64];
 	size_t n;
+
+	/* A database that crashes the engine on EICAR: any job that holds it. */
+	if (env != NULL && strcmp(env, "crash-eicar") == 0 && data != NULL && memmem(data, len, "EICAR", 5) != NULL)
+		*(volatile int *)0 = 1;
 
 	if (data == NULL || len < sizeof(MARK) - 1 || memcmp(data, MARK, sizeof(MARK) - 1) != 0)
 		return 0;

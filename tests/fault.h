@@ -7,6 +7,9 @@
  *   crash        SIGSEGV          hang        spin forever
  *   exit         _exit(3)         garbage     write an invalid result
  *   slow         take 1 s, then scan normally
+ * and, whatever the bytes, with AVW_FAULT_SCAN=crash-eicar in the scanner's
+ * environment (a wrapper sets it): crash on any job holding "EICAR", as
+ * an engine would on a database that breaks it
  *   syscall=NAME call a forbidden syscall (open, socket, execve, ptrace, kill1)
  */
 #ifndef AVW_FAULT_H

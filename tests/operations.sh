@@ -122,9 +122,55 @@ log_has 'engine_log source=libclamav gen=3 pid=[0-9]* text="' &&
 	ok "log: libclamav's own message, tagged" || bad "log: libclamav message"
 rm -f "$DB/broken.ndb"
 
+echo "# the canary: a database that breaks the scanner never takes traffic"
+log_has 'info canary_passed gen=1 canaries=5' && ok "canary passed before generation 1 served" || bad "canary passed"
+# The same scanner, told by a flag file to crash on EICAR (a broken update).
+cat > "$T/canary-scanner.sh" <<SH
+#!/bin/sh
+[ -e "$T/break-eicar" ] && export AVW_FAULT_SCAN=crash-eicar
+exec $B/tests/avwarden-scanner-faulty "\$@"
+SH
+chmod 755 "$T/canary-scanner.sh"
+write_conf canary "$T/canary-scanner.sh" "database = \"$DB\"" 'update_interval = 0'
+stop || bad "ops daemon stopped cleanly"
+start canary || exit 1
+D=$T/canary
+touch "$T/break-eicar"
+r=$(ctl reload)
+rc=$?
+check "a crashing database is refused" "error: reload failed: canary eicar.com: scanner crashed: SIGSEGV; generation 1 keeps serving/1" "$r/$rc"
+check "generation 1 still serves" "$EICAR_FOUND" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+log_has 'error canary_failed gen=2 reason="canary eicar.com: scanner crashed: SIGSEGV"' &&
+	ok "log: canary_failed names the canary and the crash" || bad "log: canary_failed"
+stat_of 'last reload' | grep -q "^generation 2 failed: canary eicar.com" && ok "stats: last reload names the canary" ||
+	bad "stats: last reload" "$(stat_of 'last reload')"
+rm -f "$T/break-eicar"
+# A database that no longer detects EICAR: the wrong verdict refuses it.
+mv "$DB/avwarden-test.ndb" "$T/ndb.saved"
+r=$(ctl reload)
+check "a database that misses EICAR is refused" \
+	"error: reload failed: canary eicar.com: answered CLEAN, expected INFECTED; generation 1 keeps serving" "$r"
+stop || bad "canary daemon stopped cleanly"
+# At start there is nothing to fall back to: no scanner, with the reason.
+write_conf canary2 "$B/avwarden-scanner" "database = \"$DB\"" 'update_interval = 0'
+D=$T/canary2
+"$B/avwarden" -c "$D/avwarden.conf" 2>"$D/stderr" &
+DAEMON_PID=$!
+wait_for "refused at start" log_has 'host_failed reason="canary eicar.com: answered CLEAN, expected INFECTED"' &&
+	ok "at start: refused, retried with back-off" || bad "canary at start"
+check "at start: requests tempfail with the reason" \
+	"stream: no scanner available: canary eicar.com: answered CLEAN, expected INFECTED ERROR|" \
+	"$($CLIENT unix:$D/clamd.sock instream "$T/eicar.com" | vis)"
+stop || true
+write_conf canary3 "$B/avwarden-scanner" "database = \"$DB\"" 'update_interval = 0' 'canary = false'
+start canary3 || exit 1
+D=$T/canary3
+check "canary = false: that database serves" "stream: OK|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+stop || bad "canary3 daemon stopped cleanly"
+mv "$T/ndb.saved" "$DB/avwarden-test.ndb"
+
 echo "# reload under load: 2 clients, 5 reloads, nothing lost"
 write_conf load "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' 'update_interval = 0'
-stop || bad "ops daemon stopped cleanly"
 start load || exit 1
 D=$T/load
 $CLIENT $SOCK load 5 2 "$T/eicar.com" "$T/clean.eml" "$T/big.eml" "$T/newsig.txt" > "$T/load.out" &

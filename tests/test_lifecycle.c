@@ -1,5 +1,6 @@
 /*
- * tests/test_lifecycle.c: the worker lifecycle table (supervisor/lifecycle.c),
+ * tests/test_lifecycle.c: the worker and generation lifecycle tables
+ * (supervisor/lifecycle.c); the worker table
  * row by row where it matters, and as a whole by exhaustive exploration:
  * from a busy worker, every sequence of events answers its job at most once,
  * exactly once when the worker ends, and never leaves a slot stuck.
@@ -182,6 +183,83 @@ static void test_cancel(void **state)
 	expect_invalid(W_IDLE, EV_CANCEL);
 }
 
+/* ---- the generation table ---- */
+
+static void test_gen_rows(void **state)
+{
+	struct sup_gtransition t;
+
+	(void)state;
+	t = sup_gl_next(G_LOADING, GE_HOST_READY);
+	assert_true(t.valid && t.next == G_STARTING && t.actions == GA_SPAWN_WORKERS);
+	t = sup_gl_next(G_STARTING, GE_WORKERS_UP);
+	assert_true(t.valid && t.next == G_CANARY && t.actions == GA_RUN_CANARY);
+	t = sup_gl_next(G_CANARY, GE_CANARY_PASSED);
+	assert_true(t.valid && t.next == G_SERVING && t.actions == GA_PROMOTE);
+	t = sup_gl_next(G_CANARY, GE_CANARY_FAILED);
+	assert_true(t.valid && t.next == G_STOPPING && t.actions == (GA_LOAD_FAILED | GA_KILL_HOST));
+	t = sup_gl_next(G_SERVING, GE_REPLACED);
+	assert_true(t.valid && t.next == G_DRAINING && t.actions == GA_RETIRE);
+	/* Nothing but the last handle's close leaves CLOSING. */
+	for (int e = 0; e < G_NEVENTS; e++)
+		assert_true(!sup_gl_next(G_CLOSING, (enum sup_gevent)e).valid || e == GE_CLOSED);
+	assert_false(sup_gl_next(G_FREE, GE_HOST_EXIT).valid);
+	assert_string_equal(sup_gl_state_name(G_CANARY), "canary");
+	assert_string_equal(sup_gl_event_name(GE_CANARY_FAILED), "canary_failed");
+}
+
+/*
+ * Every event sequence from LOADING: a generation serves only after its
+ * canary passed; one that served never says LOAD_FAILED and one that never
+ * served never says LOST_SERVING; the host's exit and the handles' close
+ * always end it (FREE), and nothing happens after FREE.
+ */
+#define GDEPTH 9
+static unsigned long gexplored;
+
+static void gexplore(enum sup_gstate s, int canary_passed, int promoted, int depth)
+{
+	gexplored++;
+	if (s == G_FREE)
+		return;
+	/* From here, host exit then close must free it. */
+	{
+		enum sup_gstate x = s;
+		struct sup_gtransition t = sup_gl_next(x, GE_HOST_EXIT);
+		if (t.valid)
+			x = (enum sup_gstate)t.next;
+		assert_int_equal(x, G_CLOSING);
+		assert_int_equal(sup_gl_next(x, GE_CLOSED).next, G_FREE);
+	}
+	if (depth == 0)
+		return;
+	for (int e = 0; e < G_NEVENTS; e++) {
+		struct sup_gtransition t = sup_gl_next(s, (enum sup_gevent)e);
+		int cp = canary_passed || e == GE_CANARY_PASSED, pr = promoted;
+		if (!t.valid)
+			continue;
+		assert_true(t.next < G_NSTATES);
+		if (t.actions & GA_PROMOTE) {
+			assert_true(cp);
+			assert_false(promoted);
+			pr = 1;
+		}
+		if (t.actions & GA_LOAD_FAILED)
+			assert_false(promoted);
+		if (t.actions & GA_LOST_SERVING)
+			assert_true(promoted);
+		gexplore((enum sup_gstate)t.next, cp, pr, depth - 1);
+	}
+}
+
+static void test_gen_explored(void **state)
+{
+	(void)state;
+	gexplored = 0;
+	gexplore(G_LOADING, 0, 0, GDEPTH);
+	assert_true(gexplored > 30);  /* every reachable path, not a sample */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +272,8 @@ int main(void)
 		cmocka_unit_test(test_job_answered_exactly_once),
 		cmocka_unit_test(test_no_stuck_slot),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_gen_rows),
+		cmocka_unit_test(test_gen_explored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
