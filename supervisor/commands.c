@@ -48,9 +48,10 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 	sup_conn_send(c);
 }
 
+/* The stream is read whole: reading goes on (session.c) only to notice the
+ * client leaving, or the next commands of a session. */
 static void stream_complete(struct sup_conn *c)
 {
-	(void)uv_read_stop(&c->h->stream);
 	(void)uv_timer_stop(&c->timer);
 	if (c->wire)
 		c->is.len = sup_unstuff(c->is.base, c->is.len);
@@ -143,7 +144,6 @@ static void cmd_path(struct sup_conn *c, const struct sup_cmd_req *req)
 {
 	char *path = strndup(c->cmd_buf + req->arg_off, req->arg_len);
 
-	(void)uv_read_stop(&c->h->stream);
 	(void)uv_timer_stop(&c->timer);
 	if (path == NULL) {
 		sup_conn_replyf(c, "Out of memory ERROR");
@@ -182,6 +182,18 @@ static int take_passed_fd(struct sup_conn *c)
 	return own;
 }
 
+/* Descriptors nobody asked for (or past the first of a FILDES): closed at
+ * once, so a client cannot pile them up in the supervisor. */
+void sup_cmd_drop_passed_fds(struct sup_conn *c)
+{
+	while (uv_pipe_pending_count(&c->h->pipe) > 0) {
+		int fd = take_passed_fd(c);
+		if (fd < 0)
+			break;
+		close(fd);
+	}
+}
+
 /* FILDES: the descriptor rides with the byte after the command. */
 void sup_cmd_fildes_receive(struct sup_conn *c)
 {
@@ -190,13 +202,7 @@ void sup_cmd_fildes_receive(struct sup_conn *c)
 	if (uv_pipe_pending_count(&c->h->pipe) == 0)
 		return;  /* not yet */
 	fd = take_passed_fd(c);
-	while (uv_pipe_pending_count(&c->h->pipe) > 0) {
-		int extra = take_passed_fd(c);  /* more than one: closed, unread */
-		if (extra < 0)
-			break;
-		close(extra);
-	}
-	(void)uv_read_stop(&c->h->stream);
+	sup_cmd_drop_passed_fds(c);  /* more than one: closed, unread */
 	(void)uv_timer_stop(&c->timer);
 	if (fd < 0) {
 		sup_conn_replyf(c, "fd[-1]: Cannot receive the descriptor ERROR");

@@ -227,6 +227,8 @@ static void fmt_stats(struct out *o)
 	o_u64(o, "host log lines dropped", "host_logs_dropped", s->host_logs_dropped);
 	o_u64(o, "worker spawn failures", "spawn_failures", s->spawn_failures);
 	o_u64(o, "hosts killed (misbehaved)", "host_misbehaved", s->host_misbehaved);
+	o_u64(o, "joined (same bytes in flight)", "joined", s->joined);
+	o_u64(o, "cancelled (client gone)", "cancelled", s->cancelled);
 	if (o->json) {
 		o_dbl(o, "", "replacement_ms_p50", r50);
 		o_dbl(o, "", "replacement_ms_p99", r99);

@@ -18,6 +18,7 @@
 #include "../platform/plat.h"
 #include "dbwatch.h"
 #include "gen.h"
+#include "join.h"
 #include "queue.h"
 #include "slot.h"
 #include "stats.h"
@@ -137,6 +138,8 @@ void sup_pool_submit(struct sup_job *job)
 		sup_job_answer(job, &v, NULL);
 		return;
 	}
+	if (sup_join_try(job, sup_gens_serving_id()))
+		return;  /* the same bytes are being scanned: their verdict is ours */
 	if (sup_queue_len() >= P.cfg->max_queue && sup_gens_idle_slot() == NULL) {
 		sup_counters.rejected_queue_full++;
 		log_warnx("queue_full", "max_queue=%u max_concurrency=%u "
@@ -146,11 +149,17 @@ void sup_pool_submit(struct sup_job *job)
 		return;
 	}
 	sup_queue_push(job);
+	sup_join_lead(job, sup_gens_serving_id());
 	dispatch();
 }
 
 void sup_pool_cancel(struct sup_job *job)
 {
+	sup_counters.cancelled++;
+	if (sup_join_cancel(job)) {
+		check_drained();
+		return;
+	}
 	switch (job->where) {
 	case SUP_JOB_QUEUED:
 	case SUP_JOB_ANSWERED:

@@ -41,13 +41,20 @@ struct sup_job {
 	int where;                 /* SUP_JOB_*: which list or slot holds it */
 	int internal;              /* the supervisor's own (a canary): not counted, not remembered */
 	uint32_t turn;             /* the loop turn its answer goes out on */
+	/* identical content in flight (join.c): one scan, every asker answered */
+	uint32_t join_gen;         /* the generation it is scanned for */
+	struct sup_job *followers; /* a leader's: jobs waiting for its verdict */
+	struct sup_job *fnext;     /* a follower's link */
+	struct sup_job *leader;    /* a follower's */
+	struct sup_job *lprev, *lnext;  /* the leaders' list */
+	sup_job_done_cb orig_done; /* a leader's owner's callback */
 	int have_hash;
 	int blame;                 /* its content crashed or hung a worker (observed) */
 	uint32_t cached;           /* answered from the cache of this generation */
 	unsigned char hash[SUP_HASH_LEN];  /* SHA-256 of the bytes, when needed */
 	struct sup_verdict verdict; /* the answer, until it is handed over */
 };
-enum { SUP_JOB_OUT = 0, SUP_JOB_QUEUED, SUP_JOB_SCANNING, SUP_JOB_ANSWERED };
+enum { SUP_JOB_OUT = 0, SUP_JOB_QUEUED, SUP_JOB_SCANNING, SUP_JOB_ANSWERED, SUP_JOB_JOINED };
 
 /* The serving generation and the pool, for stats and version. */
 struct sup_pool_info {

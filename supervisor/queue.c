@@ -46,18 +46,6 @@ void sup_verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...
 	va_end(ap);
 }
 
-static void count(const struct sup_verdict *v, uint64_t ns)
-{
-	sup_counters.scanned++;
-	sup_counters.scan_ns_total += ns;
-	switch (v->status) {
-	case IPC_CLEAN: sup_counters.clean++; break;
-	case IPC_INFECTED: sup_counters.infected++; break;
-	case IPC_UNSCANNABLE: sup_counters.unscannable++; break;
-	default: sup_counters.errors++; break;
-	}
-}
-
 static void log_answer(const struct sup_job *job, const struct sup_verdict *v, const struct sup_answer_by *by, uint64_t ns)
 {
 	uint32_t worker = by ? by->worker : 0, gen = by ? by->gen : 0;
@@ -121,7 +109,7 @@ void sup_job_answer(struct sup_job *job, const struct sup_verdict *v, const stru
 	uint64_t ns = plat_now_ns() - job->t_submit;
 
 	if (!job->internal) {
-		count(v, ns);
+		sup_stats_answered(v->status, ns);
 		sup_verdicts_tell(job, v, by);
 		log_answer(job, v, by, ns);
 	}
@@ -261,6 +249,32 @@ int sup_queue_remove(struct sup_job *job)
 	}
 	if (job->where == SUP_JOB_ANSWERED)
 		return unlink_from(&Q.ahead, &Q.atail, job);
+	return 0;
+}
+
+int sup_queue_replace(struct sup_job *job, struct sup_job *by)
+{
+	struct sup_job **head = job->where == SUP_JOB_QUEUED ? &Q.qhead : &Q.ahead;
+	struct sup_job **tail = job->where == SUP_JOB_QUEUED ? &Q.qtail : &Q.atail;
+
+	if (job->where != SUP_JOB_QUEUED && job->where != SUP_JOB_ANSWERED)
+		return 0;
+	for (struct sup_job **pp = head, *prev = NULL; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		if (*pp != job)
+			continue;
+		by->next = job->next;
+		by->where = job->where;
+		by->turn = job->turn;
+		by->verdict = job->verdict;
+		by->t_submit = job->t_submit;
+		*pp = by;
+		if (*tail == job)
+			*tail = by;
+		(void)prev;
+		job->next = NULL;
+		job->where = SUP_JOB_OUT;
+		return 1;
+	}
 	return 0;
 }
 

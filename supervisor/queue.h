@@ -23,6 +23,9 @@ struct sup_job *sup_queue_pop(void);
 size_t sup_queue_len(void);
 /* Takes a cancelled job out of the queue or the answer list: 1 if it was there. */
 int sup_queue_remove(struct sup_job *job);
+/* Puts `by` where `job` is, in the queue or the answer list (its answer
+ * taken over): 1 if it was there. */
+int sup_queue_replace(struct sup_job *job, struct sup_job *by);
 /* Answers every queued job with an ERROR (no scanner, shutting down). */
 void sup_queue_fail_all(int32_t code, const char *reason);
 /*

@@ -25,6 +25,8 @@
 #define CONN_LINGER_MS 2000
 /* A path scan's reply is written out whenever this much has collected. */
 #define CONN_STREAM_CHUNK (64u << 10)
+/* Descriptors a session may send ahead of their FILDES commands. */
+#define CONN_SESSION_FDS 16
 
 enum conn_state {
 	C_CMD,        /* reading a command */
@@ -103,6 +105,7 @@ void sup_conn_arm_timer(struct sup_conn *c, uint64_t ms);
 void sup_cmd_run(struct sup_conn *c, const struct sup_cmd_req *req);
 /* INSTREAM bytes; returns how many of p it consumed. */
 size_t sup_cmd_stream_feed(struct sup_conn *c, const unsigned char *p, size_t n);
+void sup_cmd_drop_passed_fds(struct sup_conn *c);
 /* FILDES: takes the descriptor when it has come. */
 void sup_cmd_fildes_receive(struct sup_conn *c);
 

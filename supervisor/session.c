@@ -14,6 +14,7 @@
 #include "sessint.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -85,6 +86,9 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 	if (c->state == C_CMD && c->cmdlen < SUP_CLAMD_CMD_MAX) {
 		*buf = uv_buf_init(c->cmd_buf + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
+	} else if (c->state == C_SCANNING && c->session && c->cmdlen < SUP_CLAMD_CMD_MAX) {
+		/* A session's next commands, kept for after this reply. */
+		*buf = uv_buf_init(c->cmd_buf + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
 	} else if (c->state == C_STREAM) {
 		unsigned char *p;
 		size_t n, off;
@@ -110,10 +114,61 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	}
 }
 
+/*
+ * The client has really gone (not just shut its sending side, as a client
+ * that waits for its reply may): only a unix socket tells, with POLLHUP once
+ * both directions are shut. Over TCP the two look alike until we write.
+ */
+static int client_gone(struct sup_conn *c)
+{
+	struct pollfd p = { .events = POLLIN | POLLRDHUP };
+
+	if (!c->is_unix || uv_fileno(&c->h->handle, &p.fd) < 0)
+		return 0;
+	return PLAT_RETRY(poll(&p, 1, 0)) == 1 && (p.revents & POLLHUP);
+}
+
+/*
+ * While a request scans, the connection is still read: to keep a session's
+ * next commands, and to notice a client that left, whose scan is then
+ * cancelled (its worker killed) instead of running on for nobody.
+ */
+static void scanning_read(struct sup_conn *c, ssize_t nread)
+{
+	if (nread >= 0) {
+		if (c->session) {
+			c->cmdlen += (size_t)nread;
+			if (c->cmdlen >= SUP_CLAMD_CMD_MAX)
+				(void)uv_read_stop(&c->h->stream);  /* resumed after the reply */
+		}
+		return;  /* outside a session, bytes after a request are ignored */
+	}
+	if (nread == UV_EOF && !client_gone(c))
+		return;  /* a half-close: it waits for the reply (libuv stops reading) */
+	log_info("client_gone", "cmd=%d reason=\"%s\" action=\"its scan is cancelled\"", (int)c->cmd,
+	    nread == UV_EOF ? "closed" : uv_strerror((int)nread));
+	sup_conn_close(c);
+}
+
+static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *buf);
+
+/*
+ * Descriptors nobody asked for are closed, so a client cannot pile them up
+ * in the supervisor; while a command may still claim one (a FILDES read,
+ * or about to be), and a few for a session's next FILDES, they are kept.
+ */
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct sup_conn *c = s->data;
 
+	conn_read_state(c, nread, buf);
+	if (c->is_unix && c->state != C_CLOSING && c->state != C_CMD && c->state != C_FILDES &&
+	    (!c->session || uv_pipe_pending_count(&c->h->pipe) > CONN_SESSION_FDS))
+		sup_cmd_drop_passed_fds(c);
+}
+
+static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *buf)
+{
 	if (nread == 0)
 		return;
 	if (nread == UV_ENOBUFS && c->state == C_STREAM) {
@@ -125,6 +180,10 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->session = 0;
 		ipc_gather_put(&c->job.buf);
 		sup_conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
+		return;
+	}
+	if (c->state == C_SCANNING) {
+		scanning_read(c, nread);
 		return;
 	}
 	if (nread < 0) {

@@ -596,6 +596,20 @@ void sup_slot_host_lost(struct sup_slot *s, const char *reason)
 	slot_event(s, EV_HOST_LOST);
 }
 
+void sup_slot_swap_job(struct sup_slot *s, struct sup_job *by)
+{
+	struct sup_job *old = s->job;
+
+	by->slot = s;
+	by->where = SUP_JOB_SCANNING;
+	by->t_dispatch = old->t_dispatch;
+	by->t_submit = old->t_submit;
+	ipc_gather_put(&by->buf);  /* its bytes are in the data area already */
+	old->slot = NULL;
+	old->where = SUP_JOB_OUT;
+	s->job = by;
+}
+
 void sup_slot_cancel(struct sup_slot *s)
 {
 	if (s->job != NULL)

@@ -83,6 +83,8 @@ int sup_slot_gone(const struct sup_slot *s);
 void sup_slot_give(struct sup_slot *s, struct sup_job *job);
 void sup_slot_retire(struct sup_slot *s);
 void sup_slot_host_lost(struct sup_slot *s, const char *reason);
+/* Another job takes over the one the worker scans (identical content). */
+void sup_slot_swap_job(struct sup_slot *s, struct sup_job *by);
 /* The job's owner gave up: the worker is killed, the job never answered. */
 void sup_slot_cancel(struct sup_slot *s);
 /* At the generation's end: closes the slot's timer (handle_closed follows). */

@@ -18,6 +18,18 @@ static struct {
 	unsigned noverhead;
 } S;
 
+void sup_stats_answered(unsigned status, uint64_t ns)
+{
+	sup_counters.scanned++;
+	sup_counters.scan_ns_total += ns;
+	switch (status) {
+	case 1: sup_counters.clean++; break;        /* IPC_CLEAN */
+	case 2: sup_counters.infected++; break;     /* IPC_INFECTED */
+	case 3: sup_counters.unscannable++; break;  /* IPC_UNSCANNABLE */
+	default: sup_counters.errors++; break;
+	}
+}
+
 void sup_stats_respawn(uint64_t ns)
 {
 	S.respawn[S.nrespawn++ % RESPAWN_SAMPLES] = ns;

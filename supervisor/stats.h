@@ -20,9 +20,14 @@ struct sup_stats {
 	uint64_t host_logs_dropped;   /* host LOG records past the rate limit */
 	uint64_t spawn_failures;      /* forks the host could not make */
 	uint64_t host_misbehaved;     /* hosts killed for a malformed or forged record */
+	uint64_t joined;              /* answered by the scan of identical content in flight */
+	uint64_t cancelled;           /* given up by their clients */
 };
 
 extern struct sup_stats sup_counters;
+
+/* A job answered with this status (enum ipc_status), ns after its submit. */
+void sup_stats_answered(unsigned status, uint64_t ns);
 
 /* Worker death to replacement serving, in ns (the last 256). */
 void sup_stats_respawn(uint64_t ns);

@@ -18,7 +18,8 @@ cleanup() {
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '     %s\n' "$2"; }
@@ -131,7 +132,7 @@ start_clamd() {
 	} > "$T/clamd/clamd.conf"
 	clamd -c "$T/clamd/clamd.conf" > "$T/clamd/out" 2>&1 &
 	CLAMD_PID=$!
-	trap 'kill -9 $CLAMD_PID 2>/dev/null; cleanup' EXIT INT TERM
+	trap 'kill -9 $CLAMD_PID 2>/dev/null; cleanup' EXIT
 	WAIT_STEPS=6000 wait_for "clamd socket" test -S "$T/clamd/clamd.sock" || { cat "$T/clamd/out"; return 1; }
 }
 

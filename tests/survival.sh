@@ -86,6 +86,66 @@ hosts=$(grep -c 'warn host_exit gen=' "$D/scanner.log")
 stop || bad "stopped cleanly"
 
 ###########################################################################
+echo "# scans that outlive their client are cancelled; identical bytes in flight are scanned once"
+write_conf cancel "$FAULTY" 'max_concurrency = 4' 'poison_threshold = 100' 'timeout = 20' 'max_extract_time = 10'
+start cancel || exit 1
+D=$T/cancel
+stat_of() { $CTL -s "$D/control.sock" stats | sed -n "s|^  $1: *||p"; }
+# send_and_leave FILE: an INSTREAM over the unix socket, then a full close.
+send_and_leave() {
+	python3 - "$D/clamd.sock" "$1" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+data = open(sys.argv[2], 'rb').read()
+s.sendall(b"zINSTREAM\0" + struct.pack(">I", len(data)) + data + struct.pack(">I", 0))
+s.close()
+PY
+}
+printf 'AVWARDEN-FAULT:hang' > "$T/hang"
+for i in 1 2 3; do send_and_leave "$T/hang"; done
+wait_for "3 scans cancelled" sh -c "[ \$(grep -c 'worker_exit .*cause=\"scan cancelled: its client went away\"' '$D/scanner.log') -eq 3 ]" &&
+	ok "3 clients that left: their hung scans killed at once, not after timeout" ||
+	bad "scans of departed clients cancelled" "$(grep -c client_gone "$D/scanner.log")"
+check "no scan timed out" 0 "$(stat_of 'timeouts')"
+check "cancelled counted" 3 "$(stat_of 'cancelled (client gone)')"
+wait_for "no busy worker" sh -c "$CTL -s '$D/control.sock' stats | grep -q 'workers busy/idle: *0/4'" &&
+	ok "no copy left running" || bad "workers idle again" "$($CTL -s "$D/control.sock" stats | grep busy)"
+
+# Four clients, the same slow bytes at once: one scan, four answers.
+printf 'AVWARDEN-FAULT:slow same bytes for everyone' > "$T/slow-same"
+pids=""
+for i in 1 2 3 4; do $CLIENT $SOCK instream "$T/slow-same" > "$T/same.$i" & pids="$pids $!"; done
+wait $pids
+n=0
+for i in 1 2 3 4; do [ "$(vis < "$T/same.$i")" = "stream: OK|" ] && n=$((n + 1)); done
+check "identical content: every client answered" 4 "$n"
+check "identical content: scanned once" 1 "$(grep -c 'scan id=.*verdict=CLEAN worker=' "$D/scanner.log")"
+check "identical content: three joined" 3 "$(stat_of 'joined (same bytes in flight)')"
+# The first client leaves: the one that joined it is answered all the same.
+printf 'AVWARDEN-FAULT:slow leader leaves' > "$T/slow-lead"
+python3 - "$D/clamd.sock" "$T/slow-lead" > "$T/follower.out" <<'PY'
+import socket, struct, sys, time
+def stream(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    data = open(path, 'rb').read()
+    s.sendall(b"zINSTREAM\0" + struct.pack(">I", len(data)) + data + struct.pack(">I", 0))
+    return s
+a = stream(sys.argv[2])
+time.sleep(0.2)   # the leader is scanning (a 1 s scan) when the follower comes
+b = stream(sys.argv[2])
+time.sleep(0.2)
+a.close()         # the leader leaves
+print(b.recv(200).decode().strip("\0"))
+PY
+check "leader gone: its follower still answered" "stream: OK" "$(cat "$T/follower.out")"
+check "leader gone: its scan went on for the follower (one scan, not two)" 2 \
+	"$(grep -c 'scan id=.*verdict=CLEAN worker=' "$D/scanner.log")"
+check "leader gone: counted as cancelled" 4 "$(stat_of 'cancelled (client gone)')"
+stop || bad "stopped cleanly"
+
+###########################################################################
 echo "# health: PING and avwardenctl health tell whether a scanner can serve"
 cat > "$T/fail-start.sh" <<'SH'
 #!/bin/sh
