@@ -55,7 +55,7 @@ PROGS := $(BUILD)/avwarden $(BUILD)/avwarden-scanner $(BUILD)/avwardenctl
 TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_clamd $(BUILD)/tests/test_ipc \
 	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_cache
 TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client \
-	$(BUILD)/tests/bench-inproc
+	$(BUILD)/tests/bench-inproc $(BUILD)/tests/hangfs
 
 .PHONY: all deps db run check unit integration asan bench install uninstall clean help FORCE
 all: $(PROGS) $(TESTS) $(TOOLS) db
@@ -123,6 +123,13 @@ $(BUILD)/tests/bench-inproc: $(call obj,tests/bench_inproc.c scanner/engine.c $(
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS) -lpthread
+
+# A FUSE file system whose reads never return (tests/survival.sh).
+$(BUILD)/tests/hangfs: $(call obj,tests/hangfs.c)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(shell pkg-config --libs fuse3 2>/dev/null)
+$(BUILD)/obj/tests/hangfs.o: ALL_CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
 
 $(BUILD)/tests/clamd-client: $(call obj,tests/clamd_client.c $(PLATFORM))
 	@mkdir -p $(dir $@)

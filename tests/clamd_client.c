@@ -284,9 +284,8 @@ int main(int argc, char **argv)
 		if (plat_write_all(fd, cmd, (size_t)k + 1) < 0)
 			return 1;
 	}
-	n = read_reply(fd, reply, sizeof(reply));
-	if (n < 0)
-		return 1;
-	fwrite(reply, 1, (size_t)n, stdout);
-	return 0;
+	/* The whole reply, however long, until the daemon closes. */
+	while ((n = read_reply(fd, reply, sizeof(reply))) > 0)
+		fwrite(reply, 1, (size_t)n, stdout);
+	return n < 0 ? 1 : 0;
 }

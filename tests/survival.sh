@@ -54,6 +54,93 @@ alive && ok "supervisor alive after 120,003 file scans" || bad "supervisor alive
 stop || bad "stopped cleanly"
 
 ###########################################################################
+echo "# a path scan whose read never returns (hung NFS, stuck FUSE) stalls nothing else"
+write_conf hung "$B/avwarden-scanner"
+start hung || exit 1
+D=$T/hung
+M=$T/hungfs
+mkdir -p "$M"
+"$B/tests/hangfs" "$M" 2>"$T/hangfs.err" &
+FUSE_PID=$!
+wait_for "FUSE mount" sh -c "grep -q ' $M fuse' /proc/mounts" || bad "hangfs mounted" "$(cat "$T/hangfs.err")"
+printf "nSCAN $M/hang\n" | $CLIENT $SOCK raw > "$T/hung.out" &
+HUNG=$!
+# A thread of the supervisor's pool waits in the kernel for the file's page.
+blocked() { cat /proc/$DAEMON_PID/task/*/wchan 2>/dev/null | grep -qE 'fuse|folio_wait|wait_on_page'; }
+wait_for "the supervisor's read blocked in the kernel" blocked && ok "the read is blocked in a pool thread" ||
+	bad "the read blocked" "$(cat /proc/$DAEMON_PID/task/*/wchan | tr '\0' ' ')"
+t0=$(date +%s%N)
+r=$($CLIENT $SOCK ping | vis)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "PING while a read hangs" "PONG|" "$r"
+[ $ms -lt 1000 ] && ok "answered in $ms ms" || bad "PING at once" "$ms ms"
+check "INSTREAM while a read hangs" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+check "a second hung scan does not block either" "PONG|" "$( (printf "nSCAN $M/hang\n" | $CLIENT $SOCK raw >/dev/null &); $CLIENT $SOCK ping | vis)"
+kill -0 $HUNG 2>/dev/null && ok "the hung scan is still waiting" || bad "the hung scan still waiting"
+# The file system dies: the read fails, the scan is answered with the error.
+kill -9 $FUSE_PID
+fusermount3 -u -z "$M" 2>/dev/null
+wait $HUNG
+case "$(cat "$T/hung.out")" in
+"$M/hang: File path check failure: "*" ERROR") ok "the hung scan answered with the read's error";;
+*) bad "hung scan answered" "$(cat "$T/hung.out")";;
+esac
+stop || bad "stopped cleanly"
+
+###########################################################################
+echo "# a reply of any size, streamed; a client that never reads it holds nothing"
+write_conf big "$B/avwarden-scanner" 'write_timeout = 2' 'timeout = 10'
+start big || exit 1
+D=$T/big
+E=$T/eicars
+mkdir -p "$E"
+python3 -c "
+import sys
+e = open('$T/eicar.com', 'rb').read()
+for i in range(5000):
+    open('$E/%04d-%s.com' % (i, 'x' * 200), 'wb').write(e)
+"
+chmod -R a+rX "$E"
+printf "nCONTSCAN $E\n" | $CLIENT $SOCK raw > "$T/big.out"
+check "CONTSCAN of 5,000 infected files: 5,000 lines" 5000 "$(grep -c 'Eicar-Test-Signature.UNOFFICIAL FOUND$' "$T/big.out")"
+bytes=$(wc -c < "$T/big.out")
+[ "$bytes" -gt 1048576 ] && ok "the reply is $bytes bytes, none cut" || bad "a reply over 1 MiB" "$bytes bytes"
+# Never read: the reply stalls in the socket; the drain does not wait for it.
+python3 - "$D/clamd.sock" "$E" > /dev/null <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(("nCONTSCAN %s\n" % sys.argv[2]).encode())
+time.sleep(30)
+PY
+LAZY=$!
+wait_for "the reply stalled" sh -c "grep -c 'verdict=INFECTED' '$D/scanner.log' | awk '{exit !(\$1 >= 5100)}'"
+t0=$(date +%s%N)
+stop
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "SIGTERM with an unread reply: exit 0" 0 "$rc"
+[ $ms -lt 8000 ] && ok "drained in $ms ms (write_timeout 2 s)" || bad "drain bounded by write_timeout" "$ms ms"
+grep -q 'client_timeout state=reply' "$D/scanner.log" && ok "the reader that never read is logged" || bad "client_timeout logged"
+kill $LAZY 2>/dev/null
+
+echo "# memory of a large message is given back"
+write_conf mem "$B/avwarden-scanner" 'max_concurrency = 1'
+start mem || exit 1
+D=$T/mem
+rss() { awk '/^VmRSS/ {print $2}' /proc/$DAEMON_PID/status; }
+$CLIENT $SOCK instream "$T/clean.eml" > /dev/null
+rss0=$(rss)
+head -c 94371840 /dev/zero > "$T/90M"
+check "a 90 MB message" "stream: OK|" "$($CLIENT $SOCK instream "$T/90M" 1048576 | vis)"
+check "then a small one" "stream: OK|" "$($CLIENT $SOCK instream "$T/clean.eml" | vis)"
+rss1=$(rss)
+[ $((rss1 - rss0)) -lt 16384 ] && ok "supervisor RSS ${rss0} kB -> ${rss1} kB after 90 MB" ||
+	bad "memory given back" "${rss0} -> ${rss1} kB"
+rm -f "$T/90M"
+stop || bad "stopped cleanly"
+
+###########################################################################
 echo "# the scanner host dies while a worker slot is spawning, 100 times"
 # The host cannot receive the descriptors of its 2nd spawn request (as if a
 # worker had lowered its RLIMIT_NOFILE): every worker crash replaces the
