@@ -203,19 +203,30 @@ asan:
 	@for s in $(SUITES); do $(ASAN_ENV) timeout 900 sh tests/$$s.sh build-asan || exit 1; done
 
 # ---- fuzzing (libFuzzer) -------------------------------------------------
-# Harnesses for the clamd protocol's pure functions (supervisor/clamd.c),
-# built with clang into their own tree, never part of `all`. Seeds and
+# Harnesses built with clang into their own tree, never part of `all`:
+# the clamd protocol's pure functions (clamd_parse, instream, unstuff), and
+# session: whole client sessions against the real session code on a real
+# libuv loop with a fake pool (tests/fuzz_session.c). Seeds and
 # dictionaries are in tests/fuzz/ and only read: new corpus entries go to
 # $(FUZZ_BUILD)/corpus/TARGET/, crash inputs to $(FUZZ_BUILD)/artifacts/.
 # `make fuzz-short` (in `make check`) fails on any crash, failed check or leak.
 FUZZ_BUILD      ?= build-fuzz
 FUZZ_CC         ?= clang
-FUZZ_TARGETS    := clamd_parse instream unstuff
+FUZZ_TARGETS    := clamd_parse instream unstuff session
 FUZZ_TIME       ?= 300
 FUZZ_SHORT_TIME ?= 15
 FUZZ_CFLAGS     := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer \
-	-fsanitize=address,undefined -fno-sanitize-recover=all
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(shell pkg-config --cflags libuv 2>/dev/null) \
+	-DPATHSCAN_MAX_FILES=64
 FUZZ_BINS       := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+# What each harness links besides itself. Code under test is instrumented
+# for coverage (fuzzer-no-link); support code only sanitized.
+FUZZ_PURE       := supervisor/clamd.c
+FUZZ_SESSION    := supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c \
+	supervisor/peerfs.c supervisor/reply.c supervisor/clamd.c
+FUZZ_SUPPORT    := ipc/text.c ipc/gather.c platform/plat.c tests/fake_pool.c
+fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
+fuzzsup = $(patsubst %.c,$(FUZZ_BUILD)/sup/%.o,$(1))
 
 .PHONY: fuzz fuzz-short fuzz-build fuzz-clean
 fuzz-build: $(FUZZ_BINS)
@@ -229,21 +240,25 @@ fuzz-short:
 	@timeout $$(( $(words $(FUZZ_TARGETS)) * ($(FUZZ_SHORT_TIME) + 30) )) \
 		sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SHORT_TIME) $(FUZZ_TARGETS)
 
-# The code under test carries coverage instrumentation; ipc/text.c (linked for
-# ipc_status_name) only the sanitizers.
-$(FUZZ_BUILD)/obj/clamd.o: supervisor/clamd.c supervisor/clamd.h ipc/ipc.h
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $< (fuzz)")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_BUILD)/obj/ipc.o: ipc/text.c ipc/ipc.h
+$(FUZZ_BUILD)/sup/%.o: %.c
 	@mkdir -p $(dir $@)
-	@$(if $(V),,echo "  CC      $< (fuzz)")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $< (fuzz support)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c supervisor/clamd.h $(FUZZ_BUILD)/obj/clamd.o $(FUZZ_BUILD)/obj/ipc.o
+$(FUZZ_BUILD)/fuzz_session: tests/fuzz_session.c $(call fuzzobj,$(FUZZ_SESSION)) $(call fuzzsup,$(FUZZ_SUPPORT))
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/obj/clamd.o $(FUZZ_BUILD)/obj/ipc.o -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs libuv 2>/dev/null)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(call fuzzobj,$(FUZZ_PURE)) $(call fuzzsup,ipc/text.c)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 clean: fuzz-clean
 fuzz-clean:

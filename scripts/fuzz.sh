@@ -20,6 +20,7 @@ max_len() {
 	clamd_parse) echo 8192 ;;
 	instream) echo 65536 ;;
 	unstuff) echo 16384 ;;
+	session) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }

@@ -22,8 +22,10 @@
 #include "../platform/plat.h"
 #include "pool.h"
 
-/* Files one SCAN of a directory may reach. */
+/* Files one SCAN of a directory may reach (the fuzzer builds with fewer). */
+#ifndef PATHSCAN_MAX_FILES
 #define PATHSCAN_MAX_FILES 100000
+#endif
 /* Reply bytes not yet written past which no new file is started. */
 #define PATHSCAN_BACKLOG_MAX (256u << 10)
 
@@ -64,6 +66,13 @@ struct sup_pathscan {
 };
 
 static void next(struct sup_pathscan *ps);
+
+static unsigned outstanding;  /* thread-pool works of every scan */
+
+unsigned sup_pathscan_outstanding(void)
+{
+	return outstanding;
+}
 
 static void ps_free(struct sup_pathscan *ps)
 {
@@ -187,6 +196,7 @@ static void item_read_done(uv_work_t *w, int status)
 	struct sup_pathscan *ps = it->ps;
 
 	ps->works--;
+	outstanding--;
 	if (ps->cancelled) {
 		ipc_gather_put(&it->job.buf);
 		maybe_free(ps);
@@ -227,6 +237,7 @@ static int item_start(struct sup_pathscan *ps, struct ps_item *it, size_t index)
 		return rc;
 	}
 	ps->works++;
+	outstanding++;
 	return 0;
 }
 
@@ -293,6 +304,7 @@ static void list_done(uv_work_t *w, int status)
 	int rc = status < 0 ? status : ps->list_rc;
 
 	ps->works--;
+	outstanding--;
 	if (ps->cancelled) {
 		maybe_free(ps);
 		return;
@@ -353,6 +365,7 @@ struct sup_pathscan *sup_pathscan_start(uv_loop_t *loop, const struct sup_config
 	if ((rc = uv_queue_work(loop, &ps->list_work, list_files, list_done)) < 0)
 		goto fail;
 	ps->works++;
+	outstanding++;
 	return ps;
 fail:
 	ps->fildes_fd = -1;  /* the caller still has it */

@@ -45,6 +45,8 @@ struct sup_pathscan *sup_pathscan_start(uv_loop_t *loop, const struct sup_config
     const struct sup_pathscan_req *req, const struct sup_pathscan_ops *ops, void *ctx);
 /* The backlog went down: start more files. */
 void sup_pathscan_resume(struct sup_pathscan *ps);
+/* Thread-pool reads and listings under way, of every scan (cancelled ones too). */
+unsigned sup_pathscan_outstanding(void);
 /* The owner goes away: its jobs are cancelled, its thread-pool work is
  * left to finish, and the scan frees itself. */
 void sup_pathscan_cancel(struct sup_pathscan *ps);

@@ -223,6 +223,8 @@ void sup_sessions_init(uv_loop_t *loop, const struct sup_config *cfg, const stru
 	S.ops = ops;
 	S.read_start = read_start;
 	S.next_command = conn_commands;
+	S.stopping = 0;
+	S.idle_cb = NULL;
 }
 
 size_t sup_sessions_count(void)
