@@ -65,12 +65,13 @@ help:
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
-	@echo "                operations, mta, client, protocol, install), then the same under"
-	@echo "                ASan/UBSan, then 15 s of each fuzz target"
+	@echo "                survival, torture, operations, mta, client, protocol, install),"
+	@echo "                then the same under ASan/UBSan, then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
 	@echo "make integration  the daemon-level suites (integration to install) without ASan"
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
-	@echo "make fuzz       libFuzzer on the clamd parser, INSTREAM framer and wire decoder,"
+	@echo "make fuzz       libFuzzer on the clamd parser, INSTREAM framer, wire decoder and"
+	@echo "                whole sessions (real session code, fake pool),"
 	@echo "                FUZZ_TIME=$(FUZZ_TIME) s each (clang; tree $(FUZZ_BUILD)/, corpus kept there)"
 	@echo "make fuzz-short the same, $(FUZZ_SHORT_TIME) s each (part of make check)"
 	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
@@ -179,7 +180,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration supervision survival operations mta client protocol
+SUITES := integration supervision survival torture operations mta client protocol
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done
