@@ -66,14 +66,17 @@ help:
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
 	@echo "                survival, torture, operations, mta, client, protocol, install),"
-	@echo "                then the same under ASan/UBSan, then 15 s of each fuzz target"
+	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
+	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
 	@echo "make integration  the daemon-level suites (integration to install) without ASan"
 	@echo "make asan       the whole test suite built with ASan and UBSan (clang)"
 	@echo "make fuzz       libFuzzer on the clamd parser, INSTREAM framer, wire decoder and"
 	@echo "                whole sessions (real session code, fake pool),"
 	@echo "                FUZZ_TIME=$(FUZZ_TIME) s each (clang; tree $(FUZZ_BUILD)/, corpus kept there)"
+	@echo "                then make valgrind"
 	@echo "make fuzz-short the same, $(FUZZ_SHORT_TIME) s each (part of make check)"
+	@echo "make valgrind   the torture suite with the supervisor under valgrind's memcheck"
 	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
 	@echo "make client     libavwarden (.a, .so, avwarden.pc) and avwarden-scan only (make builds them too)"
@@ -190,6 +193,7 @@ check: deps
 	@timeout 300 sh tests/run-unit.sh $(BUILD)
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-short
 
 # Sanitizer build: a separate tree, same tests. No quarantine: the soak test
@@ -234,6 +238,14 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
+	@$(MAKE) --no-print-directory valgrind
+
+# The supervisor under valgrind's memcheck through the torture suite: any
+# invalid access, or a definite leak at exit, fails it (exit status 99).
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+.PHONY: valgrind
+valgrind: all
+	@AVW_WRAP="$(VALGRIND)" TORTURE_SECONDS=15 timeout 600 sh tests/torture.sh $(BUILD)
 
 fuzz-short:
 	@sh scripts/deps.sh --with-sanitizers

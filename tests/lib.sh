@@ -61,9 +61,10 @@ start() {
 	d=$T/$1
 	rm -f "$d/ready"
 	mkfifo "$d/ready"
-	"$B/avwarden" -c "$d/avwarden.conf" --ready-fd 3 3>"$d/ready" 2>"$d/stderr" &
+	# AVW_WRAP runs the supervisor under a tool (make valgrind).
+	${AVW_WRAP:-} "$B/avwarden" -c "$d/avwarden.conf" --ready-fd 3 3>"$d/ready" 2>"$d/stderr" &
 	DAEMON_PID=$!
-	got=$(timeout 60 head -c1 "$d/ready" | od -An -c | tr -d ' ')
+	got=$(timeout 120 head -c1 "$d/ready" | od -An -c | tr -d ' ')
 	if [ "$got" != '\n' ]; then
 		echo "integration: daemon $1 did not become ready; its stderr:"
 		cat "$d/stderr"

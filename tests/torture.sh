@@ -60,8 +60,13 @@ kill -0 "$DAEMON_PID" && ok "supervisor alive" || bad "supervisor alive"
 wait_for "descriptors back" sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $fd0 ]" &&
 	ok "supervisor descriptors: $fd0 before, $(fds) after" || bad "descriptors back" "$fd0 -> $(fds)"
 rss1=$(rss)
-[ $((rss1 - rss0)) -le 4096 ] && ok "supervisor RSS: $rss0 kB before, $rss1 kB after" ||
+if [ -n "${AVW_WRAP:-}" ]; then
+	echo "     RSS not compared under $AVW_WRAP (the tool's own memory): $rss0 -> $rss1 kB"
+elif [ $((rss1 - rss0)) -le 4096 ]; then
+	ok "supervisor RSS: $rss0 kB before, $rss1 kB after"
+else
 	bad "supervisor RSS stable" "$rss0 -> $rss1 kB"
+fi
 check "still serving" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
 stop || bad "stopped cleanly"
 finish
