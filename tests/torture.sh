@@ -69,4 +69,24 @@ else
 fi
 check "still serving" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
 stop || bad "stopped cleanly"
+
+echo "# SIGTERM in the middle of all that: drained, exit 0, no wrong answer"
+write_conf tstop "$B/avwarden-scanner" 'max_concurrency = 3' 'poison_threshold = 100' 'cache_size = 64'
+start tstop || exit 1
+D=$T/tstop
+python3 "$ROOT/tests/torture.py" "$D/clamd.sock" "$TREE" 8 4 stopping > "$T/stop.out" &
+tpid=$!
+wait_for "traffic" sh -c "grep -c 'info scan ' '$D/scanner.log' | awk '{exit !(\$1 >= 200)}'"
+t0=$(date +%s%N)
+stop
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait $tpid
+trc=$?
+echo "     $(head -1 "$T/stop.out")"
+grep -q ' commands=0 ' "$T/stop.out" && bad "traffic during the shutdown" "$(head -1 "$T/stop.out")"
+sed -n 's/^wrong: /     wrong: /p' "$T/stop.out"
+check "SIGTERM under load: exit 0" 0 "$rc"
+[ $ms -lt 15000 ] && ok "drained in $ms ms" || bad "drained in time" "$ms ms"
+check "SIGTERM under load: no wrong answer" 0 "$trc"
 finish
