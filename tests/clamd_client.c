@@ -4,6 +4,9 @@
  *   clamd-client ADDR ping|version|shutdown       z-form command, prints reply
  *   clamd-client ADDR raw                          sends stdin as is, prints reply
  *   clamd-client ADDR instream FILE [CHUNK]        zINSTREAM FILE in CHUNK-byte chunks
+ *   clamd-client ADDR load-unique SECONDS CLIENTS FILE...  the same, every message
+ *                                                  made unique by a first header line
+ *                                                  (as real mail: no cache answers it)
  *   clamd-client ADDR load SECONDS CLIENTS FILE... INSTREAM each file in turn from
  *                                                  CLIENTS threads; prints counts
  *                                                  (ok, errors: "... ERROR" replies,
@@ -151,6 +154,7 @@ struct sample {
 
 static struct sample *samples;
 static size_t nsamples;
+static int unique;
 static double deadline;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t ok, wrong, failed, errors;
@@ -162,15 +166,42 @@ static double now_s(void)
 	return (double)plat_now_ns() / 1e9;
 }
 
+/* "X-Bench-Unique: <thread>-<n>" then the message: unique bytes, the same verdict. */
+static size_t make_unique(unsigned char *buf, const struct sample *s, unsigned thread, uint64_t n)
+{
+	int h = snprintf((char *)buf, 64, "X-Bench-Unique: %u-%llu\r\n", thread, (unsigned long long)n);
+
+	memcpy(buf + h, s->data, s->len);
+	return (size_t)h + s->len;
+}
+
+static size_t max_len(void)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < nsamples; i++)
+		m = samples[i].len > m ? samples[i].len : m;
+	return m + 64;
+}
+
 static void *loader(void *arg)
 {
 	size_t i = (size_t)(uintptr_t)arg;
+	unsigned thread = (unsigned)i;
+	unsigned char *buf = unique ? malloc(max_len()) : NULL;
+	uint64_t count = 0;
 	char reply[512];
 
 	while (now_s() < deadline) {
 		struct sample *s = &samples[i++ % nsamples];
+		const unsigned char *data = s->data;
+		size_t len = s->len;
+		if (unique) {
+			len = make_unique(buf, s, thread, ++count);
+			data = buf;
+		}
 		double t0 = now_s();
-		int n = instream(s->data, s->len, 65536, reply, sizeof(reply));
+		int n = instream(data, len, 65536, reply, sizeof(reply));
 		double dt = now_s() - t0;
 		pthread_mutex_lock(&mu);
 		size_t rl = n > 0 ? strlen(reply) : 0;
@@ -189,6 +220,7 @@ static void *loader(void *arg)
 		lat[nlat++] = dt;
 		pthread_mutex_unlock(&mu);
 	}
+	free(buf);
 	return NULL;
 }
 
@@ -210,8 +242,16 @@ static int load(int argc, char **argv)
 	samples = calloc(nsamples, sizeof(*samples));
 	for (size_t i = 0; i < nsamples; i++) {
 		samples[i].data = slurp(argv[2 + i], &samples[i].len);
+	}
+	for (size_t i = 0; i < nsamples; i++) {
+		unsigned char *buf = malloc(max_len());
+		size_t len = unique ? make_unique(buf, &samples[i], 999, i) : samples[i].len;
+		if (!unique)
+			memcpy(buf, samples[i].data, len);
 		/* The first answer is the reference every later one must equal. */
-		if (instream(samples[i].data, samples[i].len, 65536, reply, sizeof(reply)) < 0) {
+		int rc = instream(buf, len, 65536, reply, sizeof(reply));
+		free(buf);
+		if (rc < 0) {
 			fprintf(stderr, "load: first scan of %s failed\n", argv[2 + i]);
 			return 1;
 		}
@@ -252,6 +292,10 @@ int main(int argc, char **argv)
 	addr = argv[1];
 	if (strcmp(argv[2], "load") == 0 && argc >= 6)
 		return load(argc - 3, argv + 3);
+	if (strcmp(argv[2], "load-unique") == 0 && argc >= 6) {
+		unique = 1;
+		return load(argc - 3, argv + 3);
+	}
 	if (strcmp(argv[2], "instream") == 0 && argc >= 4) {
 		size_t len, chunk = argc >= 5 ? (size_t)atol(argv[4]) : 8192;
 		unsigned char *d = slurp(argv[3], &len);
