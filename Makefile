@@ -43,7 +43,7 @@ SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervis
 SUP_CLIENTS := supervisor/sockets.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
 	supervisor/reply.c supervisor/clamd.c supervisor/control.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS)
-SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c
+SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c scanner/engmap.c
 
 # `make V=1` shows the compiler command lines.
 Q := $(if $(V),,@)

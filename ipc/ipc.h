@@ -45,6 +45,7 @@ enum ipc_sup_code {
 	IPC_CODE_QUEUE_FULL = 104,
 	IPC_CODE_TOO_LARGE = 105,
 	IPC_CODE_MALFORMED = 106,   /* worker wrote a result that failed validation */
+	IPC_CODE_ENGINE_FAILED = 107, /* the engine reported an error mid-scan: not fully scanned */
 };
 
 #define IPC_STATUS_MIN IPC_CLEAN
@@ -88,6 +89,8 @@ struct ipc_start {
 struct ipc_ready {
 	uint32_t signatures;      /* > 0 */
 	uint32_t missing;         /* IPC_MISSING_KNOWN bits only */
+	uint32_t engine_mb;       /* the engine's memory, shared copy-on-write through memfds */
+	uint32_t huge_mb;         /* of it in 2 MB pages */
 	char engine[32];          /* libclamav's version */
 	char tmpdir[128];         /* the temp dir in use */
 	char database[160];       /* versions and dates, as the host read them */
@@ -105,6 +108,7 @@ struct ipc_fatal {
 
 struct ipc_spawn {
 	uint32_t worker;          /* the supervisor's id for it, > 0 */
+	uint32_t slot;            /* which temp dir it gets (the host's --slots bounds it) */
 };
 
 struct ipc_worker_up {

@@ -62,6 +62,8 @@ const char *ipc_engine_strerror(int32_t code)
 
 	if (code >= 0 && (size_t)code < sizeof(text) / sizeof(text[0]) && text[code] != NULL)
 		return text[code];
+	if (code == IPC_CODE_ENGINE_FAILED)
+		return "the engine failed during the scan (not fully scanned)";
 	return "Unknown error code";
 }
 

@@ -122,6 +122,32 @@ int priv_set_not_dumpable(void)
 	return 0;
 }
 
+int priv_slot_dir(char *out, size_t len, const char *tmpdir, unsigned slot)
+{
+	int n = snprintf(out, len, PRIV_SLOT_DIR, tmpdir, slot);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* One temp dir per worker slot: its own tmpfs where the mount namespace
+ * allows (size-limited, so one worker filling it starves no other), else
+ * a 0700 directory. */
+static int slot_dirs(const char *tmpdir, unsigned slots, uint64_t size, int mounts)
+{
+	char dir[300];
+	int rc;
+
+	for (unsigned k = 0; k < slots; k++) {
+		if ((rc = priv_slot_dir(dir, sizeof(dir), tmpdir, k)) < 0)
+			return rc;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		if (mounts && (rc = priv_mount_tmpfs(dir, size)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Without namespaces the tmpfs cannot be private: fall back to a 0700 dir. */
 static int private_dir_fallback(char *tmpdir, size_t len)
 {
@@ -164,10 +190,12 @@ int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char 
 		/* The platform forbids unprivileged namespaces: say so, go on. */
 		*missing |= PRIV_MISSING_NAMESPACES;
 		PRIV_STEP("private temp dir", private_dir_fallback(p->tmpdir, p->tmpdir_len));
+		PRIV_STEP("worker temp dirs", slot_dirs(p->tmpdir, p->slots, p->tmp_size, 0));
 	} else {
 		PRIV_STEP("namespaces", rc);
 		PRIV_STEP("uid/gid map", priv_map_ids(uid, gid));
 		PRIV_STEP("tmpfs", priv_mount_tmpfs(p->tmpdir, p->tmp_size));
+		PRIV_STEP("worker temp dirs", slot_dirs(p->tmpdir, p->slots, p->tmp_size, 1));
 	}
 	PRIV_STEP("drop capabilities", priv_drop_capabilities());
 	PRIV_STEP("no_new_privs", priv_set_no_new_privs());

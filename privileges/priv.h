@@ -65,14 +65,17 @@ struct priv_host_params {
 	struct priv_spawn_limits limits;
 	char *tmpdir;             /* where the private tmpfs goes; the path in use comes back */
 	size_t tmpdir_len;
-	uint64_t tmp_size;
+	uint64_t tmp_size;        /* of the host's tmpfs, and of each worker's */
+	unsigned slots;           /* worker temp dirs to make: tmpdir/w0 .. w<slots-1> */
 };
 
 /*
  * In order: close every other descriptor, die with the supervisor, the
  * limits, namespaces (user, mount, net, ipc, uts), the uid/gid map, the
  * private size-limited tmpfs (or a fresh 0700 directory when namespaces are
- * missing), drop every capability, no_new_privs, not dumpable.
+ * missing), one tmpfs of its own per worker slot under it (PRIV_SLOT_DIR:
+ * a worker that fills its temp space, or writes there, touches no other
+ * worker's), drop every capability, no_new_privs, not dumpable.
  */
 int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char **step);
 
@@ -80,6 +83,9 @@ int priv_enter_namespaces(void);
 /* Maps uid/gid to themselves in the new user namespace; private mounts. */
 int priv_map_ids(uid_t uid, gid_t gid);
 int priv_mount_tmpfs(const char *dir, uint64_t size);
+/* A worker slot's temp dir, under the host's. */
+#define PRIV_SLOT_DIR "%s/w%u"
+int priv_slot_dir(char *out, size_t len, const char *tmpdir, unsigned slot);
 int priv_drop_capabilities(void);
 int priv_set_no_new_privs(void);
 int priv_set_not_dumpable(void);
@@ -95,6 +101,7 @@ int priv_landlock_restrict(const char *tmpdir);
 /* ---- step 4: worker, after fork ---- */
 
 struct priv_worker_params {
+	const char *tmpdir;             /* its own temp dir: the only path it may touch */
 	int job_sock;                   /* the one descriptor kept besides stdio */
 	struct ipc_violation *violation;  /* where the SIGSYS handler writes */
 	uint64_t as_limit;              /* RLIMIT_AS, 0: none */
@@ -102,7 +109,8 @@ struct priv_worker_params {
 
 /*
  * In order: die with the host (and refuse to start if it is gone), close
- * every descriptor but stdio and the job socket, RLIMIT_AS, the seccomp
+ * every descriptor but stdio and the job socket, RLIMIT_AS, a Landlock
+ * layer of its own (only its temp dir, not its siblings'), the seccomp
  * allowlist.
  */
 int priv_worker_contain(const struct priv_worker_params *p, const char **step);
@@ -115,6 +123,13 @@ int priv_worker_contain(const struct priv_worker_params *p, const char **step);
  * only socket the worker may sendmsg/recvmsg on.
  */
 int priv_worker_seccomp(struct ipc_violation *violation, int job_sock);
+/* The descriptor a worker's job socket is moved to, so the filter can be
+ * compiled once for every worker. */
+#define PRIV_WORKER_JOB_FD 3
+/* In the host, once: compiles the worker filter for PRIV_WORKER_JOB_FD, so
+ * priv_worker_seccomp() only loads it. 0, or -errno (then each worker
+ * builds its own). */
+int priv_worker_seccomp_prepare(int job_sock);
 /* Sequence number recorded with a violation: the job being scanned. */
 void priv_worker_set_job(uint64_t seq);
 

@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "../ipc/ipc.h"
 
@@ -85,31 +87,21 @@ static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op, scmp_
 	return c;
 }
 
-int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
+/* The worker's allowlist, for job_sock and the process `self`. */
+static scmp_filter_ctx build_filter(int job_sock, uint32_t self)
 {
-	struct sigaction sa;
-	scmp_filter_ctx ctx;
-	pid_t self = getpid();
+	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETLK, F_SETLK, F_SETLKW };
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	int rc = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sigsys_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
-		return -errno;
-	trap_record = violation;
-
-	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (ctx == NULL)
-		return -ENOMEM;
+		return NULL;
 	/* A syscall from a foreign ABI (x32, i386 int 0x80) kills outright. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
 		goto out;
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0)) < 0)
 			goto out;
-
 	/* The job socket, and only it, carries jobs and wake-ups. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
 	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
@@ -119,7 +111,6 @@ int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
 	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0)
 		goto out;
 	/* fcntl: descriptor flags and locks only; F_SETOWN & co. are not needed. */
-	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETLK, F_SETLK, F_SETLKW };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 		    arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) < 0)
@@ -136,8 +127,100 @@ int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
 	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)SIGSYS))) < 0)
 		goto out;
-	rc = seccomp_load(ctx);
 out:
+	if (rc < 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * The filter compiled once, in the host, as BPF: libseccomp's build and its
+ * probing syscalls cost every fresh worker ~0.3 ms otherwise. The worker's
+ * pid is not known before the fork: the program holds PID_MARK where it
+ * goes, patched in the child (the number of marks is checked here).
+ */
+#define PID_MARK 0x5eccf1d5u
+#define PROG_MAX 512
+static struct sock_filter prog[PROG_MAX];
+static unsigned short prog_len;
+static unsigned prog_marks[4], prog_nmarks;
+
+int priv_worker_seccomp_prepare(int job_sock)
+{
+	scmp_filter_ctx ctx = build_filter(job_sock, PID_MARK);
+	char buf[PROG_MAX * sizeof(struct sock_filter)];
+	ssize_t n = 0;
+	int fd, rc = 0;
+
+	if (ctx == NULL)
+		return -ENOMEM;
+	if ((fd = memfd_create("avwarden-bpf", MFD_CLOEXEC)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = seccomp_export_bpf(ctx, fd)) == 0 &&
+	    (n = pread(fd, buf, sizeof(buf), 0)) <= 0)
+		rc = -EIO;
+	close(fd);
+	if (rc < 0 || n % (ssize_t)sizeof(struct sock_filter) != 0 || (size_t)n == sizeof(buf)) {
+		rc = rc < 0 ? rc : -E2BIG;
+		goto out;
+	}
+	memcpy(prog, buf, (size_t)n);
+	prog_len = (unsigned short)((size_t)n / sizeof(struct sock_filter));
+	prog_nmarks = 0;
+	/* Every mark must be what kill's and tgkill's argument is compared
+	 * with (jeq #K), at least one; anything else is a layout not understood. */
+	for (unsigned i = 0; i < prog_len; i++) {
+		if (prog[i].k != PID_MARK)
+			continue;
+		if (prog_nmarks == 4 || prog[i].code != (BPF_JMP | BPF_JEQ | BPF_K)) {
+			rc = -EPROTO;
+			break;
+		}
+		prog_marks[prog_nmarks++] = i;
+	}
+	if (prog_nmarks == 0)
+		rc = -EPROTO;
+out:
+	if (rc < 0)
+		prog_len = 0;  /* each worker builds its own, slowly but right */
+	seccomp_release(ctx);
+	return rc;
+}
+
+static int install_trap(struct ipc_violation *violation)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	trap_record = violation;
+	return 0;
+}
+
+int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if ((rc = install_trap(violation)) < 0)
+		return rc;
+	if (prog_len > 0 && job_sock == PRIV_WORKER_JOB_FD) {
+		struct sock_fprog fp = { .len = prog_len, .filter = prog };
+		for (unsigned i = 0; i < prog_nmarks; i++)
+			prog[prog_marks[i]].k = (uint32_t)getpid();  /* our copy of the host's */
+		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0 ? -errno : 0;
+	}
+	if ((ctx = build_filter(job_sock, (uint32_t)getpid())) == NULL)
+		return -ENOMEM;
+	rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return rc < 0 ? rc : 0;
 }

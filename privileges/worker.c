@@ -50,11 +50,23 @@ static int limit_memory(uint64_t as_limit)
 	return setrlimit(RLIMIT_AS, &rl) < 0 ? -errno : 0;
 }
 
+/* A layer on the host's Landlock domain: from here only its own temp dir. */
+static int own_temp_dir(const char *tmpdir)
+{
+	int rc;
+
+	if (tmpdir == NULL)
+		return 0;
+	rc = priv_landlock_restrict(tmpdir);
+	return rc == -EOPNOTSUPP ? 0 : rc;  /* no Landlock: the host said so at start */
+}
+
 int priv_worker_contain(const struct priv_worker_params *p, const char **step)
 {
 	PRIV_STEP("parent death signal", die_with_host());
 	PRIV_STEP("close descriptors", close_all_but_job(p->job_sock));
 	PRIV_STEP("rlimit_as", limit_memory(p->as_limit));
+	PRIV_STEP("landlock own temp dir", own_temp_dir(p->tmpdir));
 	PRIV_STEP("seccomp", priv_worker_seccomp(p->violation, p->job_sock));
 	return 0;
 }

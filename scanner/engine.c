@@ -41,6 +41,7 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
 			{ CL_ENGINE_MAX_RECURSION, lim->max_recursion },
 			{ CL_ENGINE_MAX_FILES, lim->max_files },
 			{ CL_ENGINE_MAX_SCANTIME, lim->max_scantime_ms },
+			{ CL_ENGINE_DISABLE_CACHE, (uint64_t)(lim->no_cache != 0) },
 		};
 		for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
 			if (set[i].v != 0 && (rc = cl_engine_set_num(e, set[i].f, (long long)set[i].v)) != CL_SUCCESS) {
@@ -66,6 +67,15 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
 fail:
 	cl_engine_free(e);
 	return NULL;
+}
+
+void scan_engine_warm_up(const struct cl_engine *engine)
+{
+	static const char mail[] = "From: a@example.org\r\nTo: b@example.org\r\nSubject: warm-up\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nwarming up\r\n";
+	struct ipc_result r;
+
+	scan_buffer(engine, mail, sizeof(mail) - 1, &r);
 }
 
 static const char *db_ext(const char *name)

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,11 +42,35 @@
 
 struct host_worker {
 	uint32_t id;
+	uint32_t slot;
 	pid_t pid;
 };
 
 static struct host_worker workers[HOST_MAX_WORKERS];
 static uint64_t worker_as_limit;  /* 0: none */
+static unsigned nslots;           /* worker temp dirs made at start (--slots) */
+static const char *host_tmpdir;
+
+static int unlink_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0)
+		return 0;  /* the slot's own directory (its tmpfs root) stays */
+	(void)remove(path);
+	return 0;
+}
+
+/* What a worker left in its temp dir (a crash leaves everything) goes
+ * before the next worker of the slot starts: nothing of one message is
+ * there for the next. */
+static void clean_slot(uint32_t slot)
+{
+	char dir[300];
+
+	if (priv_slot_dir(dir, sizeof(dir), host_tmpdir, slot) == 0)
+		(void)nftw(dir, unlink_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
 
 static uint64_t vm_size(void)
 {
@@ -155,6 +182,12 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 		;
 	if (slot == HOST_MAX_WORKERS)
 		host_fail("more than %d workers requested", HOST_MAX_WORKERS);
+	if (sp->slot >= nslots)
+		host_fail("spawn request for temp dir %u of %u", sp->slot, nslots);
+	for (size_t i = 0; i < HOST_MAX_WORKERS; i++)
+		if (workers[i].pid != 0 && workers[i].slot == sp->slot)
+			host_fail("spawn request for temp dir %u, which worker %u still has", sp->slot, workers[i].id);
+	clean_slot(sp->slot);
 #ifdef AVW_FAULT_INJECTION
 	pid = fault_host_fail_fork() ? (errno = EAGAIN, -1) : fork();
 #else
@@ -174,11 +207,15 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 		close(sigfd);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		scan_worker_main(engine, fds[0], fds[1], fds[2], worker_as_limit);
+		char dir[300];
+		if (priv_slot_dir(dir, sizeof(dir), host_tmpdir, sp->slot) < 0)
+			_exit(1);
+		scan_worker_main(engine, dir, fds[0], fds[1], fds[2], worker_as_limit);
 	}
 	for (int i = 0; i < IPC_SPAWN_FDS; i++)
 		close(fds[i]);
 	workers[slot].id = sp->worker;
+	workers[slot].slot = sp->slot;
 	workers[slot].pid = pid;
 	memset(&up, 0, sizeof(up));
 	up.worker = sp->worker;
@@ -203,6 +240,7 @@ static void reap_workers(void)
 				continue;
 			worker_exit_report(workers[i].id, pid, status, "");
 			workers[i].pid = 0;
+			clean_slot(workers[i].slot);
 			break;
 		}
 	}
@@ -258,7 +296,7 @@ static void usage(void)
 	fprintf(stderr,
 	    "usage: avwarden-scanner --database PATH [--tmpdir DIR] [--tmp-size BYTES]\n"
 	    "       [--max-scansize B] [--max-filesize B] [--max-recursion N]\n"
-	    "       [--max-files N] [--max-scantime MS] [--worker-memory B]\n"
+	    "       [--max-files N] [--max-scantime MS] [--worker-memory B] [--slots N]\n"
 	    "Started by avwarden through scanner_path with its control socket on fd 3;\n"
 	    "not meant to be run by hand.\n");
 	exit(2);
@@ -278,6 +316,7 @@ struct host_args {
 	char tmpdir[256];
 	uint64_t tmp_size;
 	uint64_t worker_memory;
+	unsigned slots;
 	struct scan_limits lim;
 };
 
@@ -293,6 +332,7 @@ static void parse_args(int argc, char **argv, struct host_args *a)
 		{ "max-files", required_argument, NULL, 'N' },
 		{ "max-scantime", required_argument, NULL, 'T' },
 		{ "worker-memory", required_argument, NULL, 'W' },
+		{ "slots", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -300,6 +340,7 @@ static void parse_args(int argc, char **argv, struct host_args *a)
 	memset(a, 0, sizeof(*a));
 	strcpy(a->tmpdir, "/tmp");
 	a->tmp_size = 256ull << 20;
+	a->slots = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': a->database = optarg; break;
@@ -315,6 +356,7 @@ static void parse_args(int argc, char **argv, struct host_args *a)
 		case 'N': a->lim.max_files = size_arg("--max-files", optarg); break;
 		case 'T': a->lim.max_scantime_ms = size_arg("--max-scantime", optarg); break;
 		case 'W': a->worker_memory = size_arg("--worker-memory", optarg); break;
+		case 'L': a->slots = (unsigned)size_arg("--slots", optarg); break;
 		default: usage();
 		}
 	}
@@ -368,6 +410,7 @@ int main(int argc, char **argv)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			fatal("host_abort", "step=stdio");
 	parse_args(argc, argv, &a);
+	a.lim.no_cache = 1;  /* a worker scans one job: its cache would only cost */
 	if (fcntl(IPC_HOST_FD, F_GETFD) < 0)
 		fatalx("host_abort", "reason=\"no control socket on fd 3: avwarden-scanner is started by avwarden\"");
 
@@ -388,16 +431,37 @@ int main(int argc, char **argv)
 	hp.tmpdir = a.tmpdir;
 	hp.tmpdir_len = sizeof(a.tmpdir);
 	hp.tmp_size = a.tmp_size;
+	hp.slots = a.slots;
+	if (a.slots == 0 || a.slots > HOST_MAX_WORKERS)
+		host_fail("--slots %u: between 1 and %d", a.slots, HOST_MAX_WORKERS);
 	if ((rc = priv_host_contain(&hp, &missing, &step)) < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
+	if ((rc = scan_engmap_before()) < 0)
+		host_fail("cannot read the host's memory map: %s", strerror(-rc));
 	engine = load(&a, dbfd, &ready);
 	close(dbfd);
+	/* Forks cheap and first scans warm: once here, not in every worker. */
+	uint64_t moved, huge;
+	if ((rc = scan_engmap_apply(&moved, &huge)) < 0)
+		host_fail("cannot lay the engine out for forks: %s", strerror(-rc));
+	scan_engine_warm_up(engine);
+	/* malloc's free lists consolidated once here: else the first large
+	 * allocation in every worker walks them, and its writes copy-on-write
+	 * page after page of the host's heap. */
+	(void)malloc_trim(0);
+	if ((rc = priv_worker_seccomp_prepare(PRIV_WORKER_JOB_FD)) < 0)
+		plat_log(PLAT_LOG_WARN, "seccomp_prepare", "error=\"%s\" action=\"each worker compiles its filter\"",
+		    strerror(-rc));
+	ready.engine_mb = (uint32_t)(moved >> 20);
+	ready.huge_mb = (uint32_t)(huge >> 20);
 
 	/* Step 3. */
 	if ((rc = priv_host_lockdown(a.tmpdir, &missing, &step)) < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
+	nslots = a.slots;
+	host_tmpdir = a.tmpdir;
 	ready.missing = missing;
 	snprintf(ready.tmpdir, sizeof(ready.tmpdir), "%s", a.tmpdir);
 	host_send(IPC_MSG_READY, &ready);

@@ -20,6 +20,7 @@ struct scan_limits {
 	uint64_t max_recursion;
 	uint64_t max_files;
 	uint64_t max_scantime_ms;
+	int no_cache;            /* libclamav's own clean-file cache off (workers: one job each) */
 };
 
 /* Loads and compiles the signatures at path (file or directory). NULL on
@@ -34,6 +35,19 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
  */
 void scan_options_default(struct cl_scan_options *o);
 
+/*
+ * scanner/engmap.c: the engine laid out for cheap forks. _before() just
+ * before the load, _apply() once it is compiled: the memory the load
+ * created goes into sealed memfds mapped back MAP_PRIVATE, in 2 MB pages
+ * where the kernel gives them. Both read /proc/self/maps: before Landlock.
+ * 0 or -errno (then the host must not go on: a range may be half moved).
+ */
+int scan_engmap_before(void);
+int scan_engmap_apply(uint64_t *bytes, uint64_t *huge);
+/* One scan of a small clean mail, so the lazy start-up libclamav does on a
+ * first scan is done once in the host, not in every fresh worker. */
+void scan_engine_warm_up(const struct cl_engine *engine);
+
 /* What a database is, for `avwardenctl version`: the official files'
  * versions and build dates ("main 62 (2021-09-16), daily 27500 (...)"), or
  * for local signatures their count and newest change. */
@@ -45,9 +59,9 @@ void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, s
 /* Maps a libclamav outcome onto avwarden's four results. */
 void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, struct ipc_result *r);
 
-/* The worker: runs after fork, never returns. data_fd: its data area,
- * read-only. as_limit: RLIMIT_AS (0: none). */
-void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, int data_fd,
+/* The worker: runs after fork, never returns. tmpdir: its own temp dir.
+ * data_fd: its data area, read-only. as_limit: RLIMIT_AS (0: none). */
+void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int job_sock, int chan_fd, int data_fd,
     uint64_t as_limit)
     __attribute__((noreturn));
 

@@ -31,6 +31,7 @@
 
 static int log_sock = -1;
 static unsigned log_sent;
+static unsigned scan_errors;  /* libclamav's error messages during this scan */
 
 /*
  * libclamav's warnings and errors during a scan, to the supervisor's log.
@@ -42,6 +43,8 @@ static void worker_clamav_msg(enum cl_msg severity, const char *fullmsg, const c
 
 	(void)fullmsg;
 	(void)ctx;
+	if (severity >= CL_MSG_ERROR)
+		scan_errors++;
 	if (severity < CL_MSG_WARN || log_sock < 0 || log_sent >= 16)
 		return;
 	log_sent++;
@@ -65,15 +68,25 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
 	int corrupt = fault_maybe_inject(data, job->len);
 #endif
 	uint64_t t0 = plat_now_ns();
+	scan_errors = 0;
 	scan_buffer(engine, data, job->len, r);
 	r->scan_ns = plat_now_ns() - t0;
+	/*
+	 * libclamav goes on after it failed to create, write or open a temp
+	 * file, or to allocate, and then says CLEAN for what it did not read.
+	 * A scan during which it reported an error was not a scan: fail closed.
+	 */
+	if (r->status == IPC_CLEAN && scan_errors > 0) {
+		r->status = IPC_ERROR;
+		r->engine_code = IPC_CODE_ENGINE_FAILED;
+	}
 #ifdef AVW_FAULT_INJECTION
 	if (corrupt)
 		fault_corrupt(r);
 #endif
 }
 
-void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd, int data_fd,
+void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int job_sock, int chan_fd, int data_fd,
     uint64_t as_limit)
 {
 	struct ipc_chan *chan = ipc_chan_map(chan_fd);
@@ -92,10 +105,24 @@ void scan_worker_main(const struct cl_engine *engine, int job_sock, int chan_fd,
 	data = mmap(NULL, cap, PROT_READ, MAP_SHARED, data_fd, 0);
 	if (data == MAP_FAILED)
 		fatal("worker_abort", "step=map_data");
-	/* The mappings stay; the descriptors go. */
+	/* The mappings stay; the descriptors go. The job socket moves to the
+	 * descriptor the host's precompiled filter names (the host's own
+	 * control socket there, inherited, goes with it). */
 	close(chan_fd);
 	close(data_fd);
-	struct priv_worker_params wp = { .job_sock = job_sock, .violation = &chan->violation, .as_limit = as_limit };
+	if (job_sock != PRIV_WORKER_JOB_FD) {
+		if (dup2(job_sock, PRIV_WORKER_JOB_FD) < 0)
+			fatal("worker_abort", "step=job_fd");
+		close(job_sock);
+		job_sock = PRIV_WORKER_JOB_FD;
+	}
+	/* libclamav's temp files go to this worker's dir alone (the engine is
+	 * this process's copy-on-write copy: the host's stays as it was). */
+	if (cl_engine_set_str((struct cl_engine *)engine, CL_ENGINE_TMPDIR, tmpdir) != CL_SUCCESS)
+		fatalx("worker_abort", "step=tmpdir");
+	struct priv_worker_params wp = {
+		.tmpdir = tmpdir, .job_sock = job_sock, .violation = &chan->violation, .as_limit = as_limit,
+	};
 	const char *step = NULL;
 	if ((rc = priv_worker_contain(&wp, &step)) < 0) {
 		errno = -rc;

@@ -223,25 +223,38 @@ int sup_canary_check(unsigned k, const struct sup_verdict *v, char *why, size_t 
 
 /* ------------------------------------------------------------- a run */
 
+/* Decide as soon as the set's order allows: every canary before the first
+ * failure answered, or all of them passed. */
+static void decide(struct sup_canary_run *run)
+{
+	for (unsigned k = 0; k < NSET; k++) {
+		if (k == run->failed_k) {
+			run->over = 1;
+			run->finished(run->owner, 0, run->failed_why);
+			return;
+		}
+		if (!run->seen[k])
+			return;
+	}
+	run->over = 1;
+	run->finished(run->owner, 1, NULL);
+}
+
 static void job_done(struct sup_job *job, const struct sup_verdict *v)
 {
 	struct sup_canary_run *run = job->ctx;
-	char why[256], msg[320];
+	char why[256];
 	unsigned k = (unsigned)job->tag;
 
 	run->answered++;
 	if (run->over)
 		return;
-	if (sup_canary_check(k, v, why, sizeof(why)) < 0) {
-		run->over = 1;
-		snprintf(msg, sizeof(msg), "canary %s: %s", sup_canary_name(k), why);
-		run->finished(run->owner, 0, msg);
-		return;
+	run->seen[k] = 1;
+	if (sup_canary_check(k, v, why, sizeof(why)) < 0 && k < run->failed_k) {
+		run->failed_k = k;
+		snprintf(run->failed_why, sizeof(run->failed_why), "canary %s: %s", sup_canary_name(k), why);
 	}
-	if (run->answered == NSET) {
-		run->over = 1;
-		run->finished(run->owner, 1, NULL);
-	}
+	decide(run);
 }
 
 void sup_canary_start(struct sup_canary_run *run, void *owner, void (*finished)(void *, int, const char *))
@@ -249,6 +262,7 @@ void sup_canary_start(struct sup_canary_run *run, void *owner, void (*finished)(
 	memset(run, 0, sizeof(*run));
 	run->owner = owner;
 	run->finished = finished;
+	run->failed_k = SUP_CANARY_MAX;
 }
 
 struct sup_job *sup_canary_next(struct sup_canary_run *run)

@@ -25,9 +25,14 @@ struct sup_canary_run {
 	struct sup_job jobs[SUP_CANARY_MAX];
 	unsigned next;            /* the next one to hand out */
 	unsigned answered;
+	unsigned char seen[SUP_CANARY_MAX];  /* answered, by set index */
+	unsigned failed_k;        /* the lowest failed index so far, or SUP_CANARY_MAX */
+	char failed_why[320];
 	int over;                 /* passed or failed: the rest is ignored */
 	void *owner;
-	/* Once: ok, or why not ("eicar.zip: answered CLEAN, expected INFECTED"). */
+	/* Once: ok, or why not ("eicar.zip: answered CLEAN, expected INFECTED").
+	 * The verdict is the set's order, not the workers' race: the failure
+	 * named is the first canary in the set that failed. */
 	void (*finished)(void *owner, int ok, const char *why);
 };
 

@@ -43,6 +43,7 @@ static const struct int_range int_ranges[] = {
 	{ "max_file_count", 1, 1000000 },
 	{ "max_extract_time", 1, 3600 },
 	{ "max_jobs_per_worker", 0, 100000000 },
+	{ "spare_workers", -1, 256 },
 	{ "poison_threshold", 1, 100 },
 	{ "poison_ttl", 1, 604800 },
 	{ "cache_size", 0, 10000000 },
@@ -271,7 +272,8 @@ static cfg_t *parser_new(void)
 		CFG_INT_CB("max_extract_depth", 17, CFGF_NONE, parse_int),
 		CFG_INT_CB("max_file_count", 10000, CFGF_NONE, parse_int),
 		CFG_INT_CB("max_extract_time", 50, CFGF_NONE, parse_int),
-		CFG_INT_CB("max_jobs_per_worker", 1000, CFGF_NONE, parse_int),
+		CFG_INT_CB("max_jobs_per_worker", 1, CFGF_NONE, parse_int),
+		CFG_INT_CB("spare_workers", -1, CFGF_NONE, parse_int),
 		CFG_STR("max_worker_memory", "1G", CFGF_NONE),
 		CFG_INT_CB("poison_threshold", 2, CFGF_NONE, parse_int),
 		CFG_INT_CB("poison_ttl", 3600, CFGF_NONE, parse_int),
@@ -335,6 +337,10 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->max_file_count = (unsigned)cfg_getint(cfg, "max_file_count");
 	out->max_extract_time = (unsigned)cfg_getint(cfg, "max_extract_time");
 	out->max_jobs_per_worker = (unsigned)cfg_getint(cfg, "max_jobs_per_worker");
+	/* -1 (unset): one spare per scan that may run, so a finished worker's
+	 * replacement is never waited for. */
+	long spares = cfg_getint(cfg, "spare_workers");
+	out->spare_workers = spares < 0 ? out->max_concurrency : (unsigned)spares;
 	out->poison_threshold = (unsigned)cfg_getint(cfg, "poison_threshold");
 	out->poison_ttl = (unsigned)cfg_getint(cfg, "poison_ttl");
 	out->cache_size = (unsigned)cfg_getint(cfg, "cache_size");

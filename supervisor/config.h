@@ -30,7 +30,8 @@ struct sup_config {
 	unsigned max_extract_depth;    /* MaxRecursion */
 	unsigned max_file_count;       /* MaxFiles */
 	unsigned max_extract_time;     /* MaxScanTime, seconds */
-	unsigned max_jobs_per_worker;  /* recycle a worker after this many (0: never) */
+	unsigned max_jobs_per_worker;  /* recycle a worker after this many (0: never); 1 by default */
+	unsigned spare_workers;        /* forked ahead, idle, beyond max_concurrency */
 	uint64_t max_worker_memory;    /* RLIMIT_AS per worker, above the shared engine */
 	unsigned poison_threshold;     /* faults before content is answered from memory */
 	unsigned poison_ttl;           /* seconds it is remembered */

@@ -195,8 +195,9 @@ static void host_ready(struct sup_host *h, const struct ipc_ready *r)
 		G.start_failed = 0;
 		G.backoff_ms = GEN_BACKOFF_MIN_MS;
 	}
-	log_info("host_ready", "gen=%u pid=%d signatures=%u engine=%s database=\"%s\" load_ms=%.0f",
-	    g->id, (int)h->pid, g->sigs, g->engine, g->database, (double)(h->ready_ns - h->started_ns) / 1e6);
+	log_info("host_ready", "gen=%u pid=%d signatures=%u engine=%s database=\"%s\" load_ms=%.0f "
+	    "engine_mb=%u huge_mb=%u", g->id, (int)h->pid, g->sigs, g->engine, g->database,
+	    (double)(h->ready_ns - h->started_ns) / 1e6, r->engine_mb, r->huge_mb);
 	if (r->missing != 0)
 		log_warnx("sandbox_layer_missing", "layers=%s%s "
 		    "fix=\"enable unprivileged user namespaces / Landlock in the kernel for full containment\"",
@@ -509,7 +510,8 @@ static struct sup_gen *gen_new(int is_reload)
 
 	if (g == NULL)
 		return NULL;
-	g->nslots = G.cfg->max_concurrency;
+	/* max_concurrency scan at most; the spares wait, forked and contained. */
+	g->nslots = G.cfg->max_concurrency + G.cfg->spare_workers;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	if (g->slots == NULL) {
 		free(g);

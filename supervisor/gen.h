@@ -41,7 +41,9 @@ const char *sup_gens_unavailable(void);
 int sup_gens_loading(void);
 /* An idle worker of the serving generation, or NULL. */
 struct sup_slot *sup_gens_idle_slot(void);
-unsigned sup_gens_count(int busy);  /* the serving generation's busy (1) or idle (0) workers */
+unsigned sup_gens_count(int busy);
+/* Forks of workers fail and are being retried with back-off. */
+int sup_gens_spawn_failing(void);  /* the serving generation's busy (1) or idle (0) workers */
 /* Jobs held by workers of any generation. */
 unsigned sup_gens_in_flight(void);
 void sup_gens_describe(struct sup_pool_info *info);

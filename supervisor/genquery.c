@@ -39,10 +39,17 @@ int sup_gens_loading(void)
 
 struct sup_slot *sup_gens_idle_slot(void)
 {
+	if (sup_gens_count(1) >= G.cfg->max_concurrency)
+		return NULL;  /* max_concurrency scans at once, spares or not */
 	for (unsigned i = 0; G.serving != NULL && i < G.serving->nslots; i++)
 		if (G.serving->slots[i].state == W_IDLE)
 			return &G.serving->slots[i];
 	return NULL;
+}
+
+int sup_gens_spawn_failing(void)
+{
+	return G.spawn_backoff_ms != 0;
 }
 
 unsigned sup_gens_count(int busy)

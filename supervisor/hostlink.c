@@ -77,6 +77,7 @@ static void build_args(const struct sup_config *c, char **args, char bufs[][32])
 	snprintf(bufs[4], 32, "%u", c->max_file_count);
 	snprintf(bufs[5], 32, "%u", c->max_extract_time * 1000);
 	snprintf(bufs[6], 32, "%" PRIu64, c->max_worker_memory);
+	snprintf(bufs[7], 32, "%u", c->max_concurrency + c->spare_workers);
 	args[a++] = c->scanner_path;
 	args[a++] = "--database";
 	args[a++] = c->database;
@@ -94,6 +95,8 @@ static void build_args(const struct sup_config *c, char **args, char bufs[][32])
 	args[a++] = bufs[5];
 	args[a++] = "--worker-memory";
 	args[a++] = bufs[6];
+	args[a++] = "--slots";
+	args[a++] = bufs[7];
 	args[a] = NULL;
 }
 
@@ -102,7 +105,7 @@ static void build_args(const struct sup_config *c, char **args, char bufs[][32])
 static int spawn(struct sup_host *h, uv_loop_t *loop, const struct sup_config *c,
     const struct priv_spawn_plan *plan, int child_ctl)
 {
-	char bufs[7][32], *args[24];
+	char bufs[8][32], *args[24];
 	uv_stdio_container_t stdio[IPC_HOST_FD + 1];
 	uv_process_options_t o;
 

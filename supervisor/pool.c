@@ -109,6 +109,11 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 	P.ready_cb = ready_cb;
 	if (sup_verdicts_init(cfg) < 0)
 		return -ENOMEM;
+	if (cfg->max_jobs_per_worker != 1)
+		log_warnx("worker_reuse", "max_jobs_per_worker=%u reason=\"a worker an attachment compromised "
+		    "goes on to see %s other messages, and can answer for them\" "
+		    "fix=\"max_jobs_per_worker = 1 (the default): one message, one process\"",
+		    cfg->max_jobs_per_worker, cfg->max_jobs_per_worker == 0 ? "every" : "up to that many");
 	if ((rc = sup_queue_init(loop, cfg, check_drained)) < 0 || (rc = uv_timer_init(loop, &P.drain_timer)) < 0 ||
 	    (rc = sup_dbwatch_start(loop, cfg->update_interval, db_check)) < 0)
 		return rc;
@@ -221,8 +226,10 @@ int sup_pool_healthy(char *why, size_t len)
 		snprintf(why, len, "%.150s", cause);
 	else if (sup_gens_serving_id() == 0)
 		snprintf(why, len, "the database is loading");
-	else if (sup_gens_count(1) + sup_gens_count(0) == 0)
-		snprintf(why, len, "no worker is running");
+	else if (sup_gens_count(1) + sup_gens_count(0) == 0 && sup_gens_spawn_failing())
+		/* Between two jobs a worker is being replaced: that is no outage;
+		 * forks that fail (and back off) are. */
+		snprintf(why, len, "no worker is running: forks fail");
 	else
 		return 1;
 	return 0;

@@ -252,6 +252,7 @@ static void request_fork(struct sup_slot *s)
 		sp[0] = -1;
 		memset(&m, 0, sizeof(m));
 		m.worker = s->id;
+		m.slot = s->index;
 		rc = ipc_msg_send(s->host_ctl, IPC_MSG_SPAWN, &m, fds, IPC_SPAWN_FDS);
 	}
 	if (sp[0] >= 0)

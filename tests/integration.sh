@@ -80,8 +80,9 @@ check "clamdscan --stream clean" "$T/clean.eml: OK/0" "$out/$rc"
 sup_net=$(readlink /proc/$DAEMON_PID/ns/net)
 host_pid=$(pgrep -P "$DAEMON_PID" -f avwarden-scanner | head -1)
 workers=$(pgrep -P "$host_pid")
-[ -n "$host_pid" ] && [ "$(echo "$workers" | wc -w)" -eq 2 ] && ok "host and 2 workers running" ||
-	bad "host and 2 workers running" "host=$host_pid workers=$workers"
+# max_concurrency 2, and as many spares (spare_workers unset).
+[ -n "$host_pid" ] && [ "$(echo "$workers" | wc -w)" -eq 4 ] && ok "host and 2 + 2 spare workers running" ||
+	bad "host and 2 + 2 spare workers running" "host=$host_pid workers=$workers"
 for p in $host_pid $workers; do
 	st=/proc/$p/status
 	role=worker

@@ -50,8 +50,9 @@ s=$(ctl stats)
 echo "$s" | head -1 | grep -q "^avwarden:scanner stats$" && ok "stats: title line" || bad "stats: title" "$s"
 check "stats: messages checked" 2 "$(stat_of 'messages checked')"
 check "stats: viruses detected" 1 "$(stat_of 'viruses detected')"
-check "stats: workers busy/idle" "0/2" "$(stat_of 'workers busy/idle')"
-check "stats --json: counters" "2 1 1 0 0 2" "$(ctl --json stats |
+# max_concurrency = 2 and, by default, as many spares: 4 workers.
+check "stats: workers busy/idle" "0/4" "$(stat_of 'workers busy/idle')"
+check "stats --json: counters" "2 1 1 0 0 4" "$(ctl --json stats |
 	json '" ".join(str(d[k]) for k in ["messages_checked","clean","viruses_detected","errors","workers_busy","workers_idle"])')"
 for k in unscannable timeouts sandbox_violations host_restarts cache_hits reloads reload_failures \
 	queue_depth average_ms poison_hits worker_crashes; do
@@ -60,10 +61,10 @@ done
 ok "stats --json has every counter"
 
 w=$(ctl workers)
-check "workers: one line per worker" 2 "$(echo "$w" | grep -c ' idle ')"
+check "workers: one line per worker" 4 "$(echo "$w" | grep -c ' idle ')"
 rss=$(echo "$w" | awk 'NR == 2 { print $6 }')
 [ "${rss:-0}" -gt 1000 ] && ok "workers: RSS ${rss} kB" || bad "workers: RSS" "$w"
-check "workers --json" "2 True idle" "$(ctl --json workers |
+check "workers --json" "4 True idle" "$(ctl --json workers |
 	json '" ".join([str(len(d["workers"])), str(all(x["rss_bytes"] > 0 and x["pid"] > 1 for x in d["workers"])), d["workers"][0]["state"]])')"
 
 check "unknown command: error" "error: unknown command 'frobnicate' (try: ping, health, version, stats, workers, reload, reopen-logs, shutdown)" \
@@ -102,7 +103,7 @@ check "stats: reloads" 1 "$(stat_of 'reloads')"
 check "version: generation 2" "2" "$(ctl --json version | json 'd["generation"]')"
 wait_for "generation 1 retired" log_has 'info generation_retired gen=1' &&
 	ok "old generation drained and stopped" || bad "old generation retired"
-check "only generation 2's workers left" "2 2" "$(ctl --json workers | json '" ".join([str(len(d["workers"])), str(d["workers"][0]["generation"])])')"
+check "only generation 2's workers left" "4 2" "$(ctl --json workers | json '" ".join([str(len(d["workers"])), str(d["workers"][0]["generation"])])')"
 
 echo "# reload: a corrupt database is refused, the old one keeps serving"
 printf 'this is not a signature\n' > "$DB/broken.ndb"

@@ -66,7 +66,7 @@ D=$T/conc
 printf 'AVWARDEN-FAULT:slow' > "$T/slow"
 cpids=""
 for i in 1 2 3; do $CLIENT $SOCK instream "$T/slow" > "$T/slow.$i" & cpids="$cpids $!"; done
-wait_for "2 busy, 1 queued" sh -c "$CTL -s '$D/control.sock' stats | grep -q 'workers busy/idle: *2/0' &&
+wait_for "2 busy, 1 queued" sh -c "$CTL -s '$D/control.sock' stats | grep -q 'workers busy/idle: *2/2' &&
 	$CTL -s '$D/control.sock' stats | grep -q 'queue depth: *1\$'" &&
 	ok "exactly max_concurrency scanning, the rest queued" || bad "exactly max_concurrency scanning"
 t0=$(date +%s%N)

@@ -150,7 +150,7 @@ cat > "$T/nofile-host.sh" <<SH
 AVW_FAULT_HOST=spawn-nofile:2 exec $FAULTY "\$@"
 SH
 chmod 755 "$T/nofile-host.sh"
-write_conf spawn "$T/nofile-host.sh" 'max_concurrency = 1' 'cache_size = 0' 'poison_threshold = 100'
+write_conf spawn "$T/nofile-host.sh" 'max_concurrency = 1' 'spare_workers = 0' 'canary = false' 'cache_size = 0' 'poison_threshold = 100'
 start spawn || exit 1
 D=$T/spawn
 printf 'AVWARDEN-FAULT:exit' > "$T/exit"
@@ -196,7 +196,7 @@ wait_for "3 scans cancelled" sh -c "[ \$(grep -c 'worker_exit .*cause=\"scan can
 	bad "scans of departed clients cancelled" "$(grep -c client_gone "$D/scanner.log")"
 check "no scan timed out" 0 "$(stat_of 'timeouts')"
 check "cancelled counted" 3 "$(stat_of 'cancelled (client gone)')"
-wait_for "no busy worker" sh -c "$CTL -s '$D/control.sock' stats | grep -q 'workers busy/idle: *0/4'" &&
+wait_for "no busy worker" sh -c "$CTL -s '$D/control.sock' stats | grep -q 'workers busy/idle: *0/8'" &&
 	ok "no copy left running" || bad "workers idle again" "$($CTL -s "$D/control.sock" stats | grep busy)"
 
 # Four clients, the same slow bytes at once: one scan, four answers.
@@ -254,7 +254,7 @@ start health || exit 1
 D=$T/health
 check "PING while serving" "PONG|" "$($CLIENT $SOCK ping | vis)"
 out=$($CTL -s "$D/control.sock" health)
-check "avwardenctl health: serving, exit 0" "serving: generation 1, 0 workers busy, 2 idle/0" "$out/$?"
+check "avwardenctl health: serving, exit 0" "serving: generation 1, 0 workers busy, 4 idle/0" "$out/$?"
 stop || bad "stopped cleanly"
 write_conf clamdping "$T/fail-start.sh" 'ping_health = false'
 D=$T/clamdping
@@ -319,7 +319,7 @@ stop || bad "stopped cleanly"
 
 # Forks that fail (the host at its process limit): retried with back-off,
 # not thousands of times a second.
-hostile forkfail fork-fail:2 'max_concurrency = 2' 'poison_threshold = 100'
+hostile forkfail fork-fail:2 'max_concurrency = 2' 'spare_workers = 0' 'canary = false' 'poison_threshold = 100'
 wait_for "ready" log_has 'generation_serving gen=1' || bad "fork-fail: serving"
 check "fork-fail: a worker dies" "stream: scanner exited with status 3 ERROR|" "$($CLIENT $SOCK instream "$T/exit" | vis)"
 wait_for "second back-off step" log_has 'worker_spawn_backoff gen=1 retry_in=2000ms' &&
