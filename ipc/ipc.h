@@ -104,6 +104,7 @@ struct ipc_log {
 
 struct ipc_fatal {
 	char reason[IPC_TEXT_MAX];
+	uint32_t sysno;           /* > 0: the host broke its seccomp filter with this syscall */
 };
 
 struct ipc_spawn {

@@ -214,8 +214,9 @@ static int landlock_or_missing(const char *tmpdir, unsigned *missing)
 	return rc;
 }
 
-int priv_host_lockdown(const char *tmpdir, unsigned *missing, const char **step)
+int priv_host_lockdown(const char *tmpdir, void (*on_violation)(uint32_t sysno), unsigned *missing, const char **step)
 {
 	PRIV_STEP("landlock", landlock_or_missing(tmpdir, missing));
+	PRIV_STEP("host seccomp", priv_host_seccomp(on_violation));
 	return 0;
 }

@@ -92,8 +92,16 @@ int priv_set_not_dumpable(void);
 
 /* ---- step 3: host, after loading the database ---- */
 
-/* Landlock: read/write only under tmpdir. */
-int priv_host_lockdown(const char *tmpdir, unsigned *missing, const char **step);
+/*
+ * Landlock (read/write only under tmpdir), then the host's seccomp
+ * allowlist: what forking workers and IPC need, plus everything a worker's
+ * list allows (a worker's filter stacks on it). No new sockets, namespaces,
+ * threads, executable memory, execve or ptrace. A syscall outside it calls
+ * on_violation(sysno) from the SIGSYS handler (async-signal-safe code
+ * only), and the host exits with status 159.
+ */
+int priv_host_lockdown(const char *tmpdir, void (*on_violation)(uint32_t sysno), unsigned *missing, const char **step);
+int priv_host_seccomp(void (*on_violation)(uint32_t sysno));
 /* Landlock alone: nothing outside tmpdir, no TCP, no signals or abstract
  * sockets outside the sandbox. -EOPNOTSUPP when the kernel lacks Landlock. */
 int priv_landlock_restrict(const char *tmpdir);
@@ -103,13 +111,16 @@ int priv_landlock_restrict(const char *tmpdir);
 struct priv_worker_params {
 	const char *tmpdir;             /* its own temp dir: the only path it may touch */
 	int job_sock;                   /* the one descriptor kept besides stdio */
+	int null_fd;                    /* /dev/null, opened by the host: becomes 0, 1 and 2 */
 	struct ipc_violation *violation;  /* where the SIGSYS handler writes */
 	uint64_t as_limit;              /* RLIMIT_AS, 0: none */
 };
 
 /*
- * In order: die with the host (and refuse to start if it is gone), close
- * every descriptor but stdio and the job socket, RLIMIT_AS, a Landlock
+ * In order: die with the host (and refuse to start if it is gone), stdio
+ * to /dev/null (the host's stderr is the supervisor's log: a worker must
+ * not write there), close every descriptor but those and the job socket,
+ * RLIMIT_AS, a Landlock
  * layer of its own (only its temp dir, not its siblings'), the seccomp
  * allowlist.
  */

@@ -1,5 +1,7 @@
 /*
- * privileges/seccomp.c: step 4, the worker's syscall allowlist (libseccomp).
+ * privileges/seccomp.c: the syscall allowlists (libseccomp): the worker's
+ * (step 4), and the host's (the end of step 3), on which every worker's
+ * stacks.
  *
  * What a worker may do: scan memory it was handed, use its private temp dir
  * (Landlock already confines paths), talk on its one job socket, allocate,
@@ -18,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,28 +59,41 @@ static void sigsys_handler(int sig, siginfo_t *info, void *uctx)
 	syscall(SYS_exit_group, 159);
 }
 
-/* Syscalls a scan needs, found by tracing libclamav over the test corpus. */
+/*
+ * Syscalls a scan needs, found by tracing libclamav over the test corpus.
+ * The host's list (below) is this one plus what forking and IPC need: a
+ * worker's filter stacks on the host's, so both must allow a call.
+ */
 static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(lseek), SCMP_SYS(close),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(stat),
-	SCMP_SYS(lstat), SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(unlink),
+	SCMP_SYS(lstat), SCMP_SYS(unlink),
 	SCMP_SYS(unlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rmdir),
 	SCMP_SYS(getdents64), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(access), SCMP_SYS(faccessat),
 	SCMP_SYS(faccessat2), SCMP_SYS(rename), SCMP_SYS(renameat),
 	SCMP_SYS(readlink), SCMP_SYS(getcwd), SCMP_SYS(dup), SCMP_SYS(umask),
-	SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(fchmodat), /* Landlock confines the paths */
-	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
-	SCMP_SYS(brk), SCMP_SYS(madvise),
+	SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
 	SCMP_SYS(time), SCMP_SYS(sched_yield), SCMP_SYS(uname),
-	SCMP_SYS(getrusage), SCMP_SYS(sysinfo), SCMP_SYS(prlimit64),
+	SCMP_SYS(getrusage), SCMP_SYS(sysinfo),
 	SCMP_SYS(getrlimit), SCMP_SYS(times), SCMP_SYS(sigaltstack),
+};
+
+/*
+ * Answered EPERM instead of trapping: libclamav chmods its own temp dirs
+ * to 0700 before removing them and goes on when that fails; nothing here
+ * may change a file's mode or owner (a setuid bit on a file outside
+ * Landlock's reach, which does not cover metadata).
+ */
+static const int refused[] = {
+	SCMP_SYS(chmod), SCMP_SYS(fchmod), SCMP_SYS(fchmodat),
+	SCMP_SYS(chown), SCMP_SYS(fchown), SCMP_SYS(lchown), SCMP_SYS(fchownat),
 };
 
 /* SCMP_A0() and friends leave datum_b to the compiler's zeroing; be explicit. */
@@ -87,48 +104,71 @@ static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op, scmp_
 	return c;
 }
 
-/* The worker's allowlist, for job_sock and the process `self`. */
-static scmp_filter_ctx build_filter(int job_sock, uint32_t self)
+/* Allowed when (argument & mask) == 0. */
+static struct scmp_arg_cmp arg_clear(unsigned int arg, scmp_datum_t mask)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = 0 };
+
+	return c;
+}
+
+#define TRY(call) do { if ((rc = (call)) < 0) return rc; } while (0)
+
+/* What host and worker share: the list, and the calls allowed only with
+ * some arguments. */
+static int add_common(scmp_filter_ctx ctx)
 {
 	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETLK, F_SETLK, F_SETLKW };
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	int rc = 0;
+	int rc;
 
-	if (ctx == NULL)
-		return NULL;
 	/* A syscall from a foreign ABI (x32, i386 int 0x80) kills outright. */
-	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
-		goto out;
+	TRY(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS));
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0)) < 0)
-			goto out;
-	/* The job socket, and only it, carries jobs and wake-ups. */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock))) < 0)
-		goto out;
+		TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		TRY(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0));
+	/* W^X: no new executable memory, whatever else it is. libclamav's
+	 * bytecode runs in its interpreter here (Debian builds it without the
+	 * LLVM JIT), which needs none; pkey_mprotect is not allowed at all. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, arg_clear(2, PROT_EXEC)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, arg_clear(2, PROT_EXEC)));
+	/* Opens, but not O_PATH ones: Landlock does not check those. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, arg_clear(2, O_PATH)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, arg_clear(1, O_PATH)));
+	/* Limits: its own only (pid 0); never a sibling's, the host's, or
+	 * another process's of the same account. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg_cmp(0, SCMP_CMP_EQ, 0)));
 	/* fcntl: descriptor flags and locks only; F_SETOWN & co. are not needed. */
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-		    arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) < 0)
-			goto out;
+		TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		    arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i])));
+	return 0;
+}
+
+/* The worker's allowlist, for job_sock and the process `self`. */
+static int add_worker(scmp_filter_ctx ctx, int job_sock, uint32_t self)
+{
+	int rc;
+
+	TRY(add_common(ctx));
+	/* The job socket, and only it, carries jobs and wake-ups. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)job_sock)));
 	/* Signals: to itself only. */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self))) < 0)
-		goto out;
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self)));
 	/* Handlers for anything but SIGSYS; touching SIGSYS kills the process. */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-	    arg_cmp(0, SCMP_CMP_NE, (scmp_datum_t)SIGSYS))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
-	    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)SIGSYS))) < 0)
-		goto out;
-out:
-	if (rc < 0) {
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, arg_cmp(0, SCMP_CMP_NE, (scmp_datum_t)SIGSYS)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1, arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)SIGSYS)));
+	return 0;
+}
+
+static scmp_filter_ctx build_filter(int job_sock, uint32_t self)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+
+	if (ctx != NULL && add_worker(ctx, job_sock, self) < 0) {
 		seccomp_release(ctx);
 		return NULL;
 	}
@@ -221,6 +261,82 @@ int priv_worker_seccomp(struct ipc_violation *violation, int job_sock)
 	if ((ctx = build_filter(job_sock, (uint32_t)getpid())) == NULL)
 		return -ENOMEM;
 	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------ the host */
+
+static void (*host_violation)(uint32_t sysno);
+static pid_t host_pid;
+
+static void host_sigsys(int sig, siginfo_t *info, void *uctx)
+{
+	(void)sig;
+	(void)uctx;
+	/* Only the host itself reports; a worker between fork and its own
+	 * handler just dies. */
+	if (info->si_code == SYS_SECCOMP && host_violation != NULL && syscall(SYS_getpid) == host_pid)
+		host_violation((uint32_t)info->si_syscall);
+	syscall(SYS_exit_group, 159);
+}
+
+/*
+ * Flags a fork may use (glibc's fork: the tid words and the exit signal).
+ * Anything else, CLONE_NEW* above all, is refused: a host cannot make a
+ * user namespace (and with it a full capability set) or a thread.
+ */
+#define FORK_FLAGS ((scmp_datum_t)(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CSIGNAL))
+
+static int add_host(scmp_filter_ctx ctx)
+{
+	/* Waiting, forking what it serves, and what a fresh worker does
+	 * before its own filter is in (descriptors, limits, Landlock, seccomp). */
+	static const int host_only[] = {
+		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(wait4), SCMP_SYS(waitid),
+		SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(dup2), SCMP_SYS(dup3),
+		SCMP_SYS(close_range), SCMP_SYS(getppid), SCMP_SYS(rt_sigaction),
+		SCMP_SYS(seccomp), SCMP_SYS(landlock_create_ruleset), SCMP_SYS(landlock_add_rule),
+		SCMP_SYS(landlock_restrict_self), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+		SCMP_SYS(sendto), SCMP_SYS(pidfd_open),
+	};
+	static const int prctl_ops[] = { PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS };
+	int rc;
+
+	TRY(add_common(ctx));
+	for (size_t i = 0; i < sizeof(host_only) / sizeof(host_only[0]); i++)
+		TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, host_only[i], 0));
+	for (size_t i = 0; i < sizeof(prctl_ops) / sizeof(prctl_ops[0]); i++)
+		TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)prctl_ops[i])));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, arg_clear(0, ~FORK_FLAGS)));
+	/* clone3's flags sit in memory a filter cannot read: "not here", and
+	 * glibc falls back to clone. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0));
+	/* abort() in host or worker; the worker's own filter narrows it to itself. */
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, arg_cmp(2, SCMP_CMP_EQ, SIGABRT)));
+	TRY(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, arg_cmp(1, SCMP_CMP_EQ, SIGABRT)));
+	return 0;
+}
+
+int priv_host_seccomp(void (*on_violation)(uint32_t sysno))
+{
+	struct sigaction sa;
+	scmp_filter_ctx ctx;
+	int rc;
+
+	host_violation = on_violation;
+	host_pid = getpid();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = host_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
+		return -ENOMEM;
+	if ((rc = add_host(ctx)) == 0)
+		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return rc < 0 ? rc : 0;
 }

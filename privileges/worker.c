@@ -25,8 +25,19 @@ static int die_with_host(void)
 	return getppid() == 1 ? -ESRCH : 0;  /* the host is already gone */
 }
 
+/* 0, 1 and 2 become /dev/null: nothing a worker writes reaches a log. */
+static int stdio_to_null(int null_fd)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (null_fd != fd && dup2(null_fd, fd) < 0)
+			return -errno;
+	if (null_fd > 2)
+		close(null_fd);
+	return 0;
+}
+
 /*
- * Descriptors 0, 1 and 2 stay occupied (the host's /dev/null): some
+ * Descriptors 0, 1 and 2 stay occupied (/dev/null): some
  * libclamav parsers treat descriptor 0 as "no file", so a temp file that
  * landed on fd 0 was silently skipped (clam.exe.rtf came back clean).
  */
@@ -64,6 +75,7 @@ static int own_temp_dir(const char *tmpdir)
 int priv_worker_contain(const struct priv_worker_params *p, const char **step)
 {
 	PRIV_STEP("parent death signal", die_with_host());
+	PRIV_STEP("stdio to /dev/null", stdio_to_null(p->null_fd));
 	PRIV_STEP("close descriptors", close_all_but_job(p->job_sock));
 	PRIV_STEP("rlimit_as", limit_memory(p->as_limit));
 	PRIV_STEP("landlock own temp dir", own_temp_dir(p->tmpdir));

@@ -50,6 +50,7 @@ static struct host_worker workers[HOST_MAX_WORKERS];
 static uint64_t worker_as_limit;  /* 0: none */
 static unsigned nslots;           /* worker temp dirs made at start (--slots) */
 static const char *host_tmpdir;
+static int null_fd = -1;          /* /dev/null: workers' 0, 1 and 2 */
 
 static int unlink_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -91,11 +92,13 @@ static int ctl = IPC_HOST_FD;
  * Sanitizer builds only: a worker's fatal signal must reach the supervisor
  * as it does in production; ASan's own handler would first make syscalls
  * the worker's seccomp filter forbids, turning a crash into a "violation".
+ * No leak check at exit either: LeakSanitizer stops the process with
+ * ptrace and a CLONE_VM thread, which the host's own filter refuses.
  */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-	return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0";
+	return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:detect_leaks=0";
 }
 #endif
 
@@ -119,6 +122,18 @@ static void PLAT_PRINTF(1, 2) PLAT_NORETURN host_fail(const char *fmt, ...)
 	log_errx("host_abort", "reason=\"%s\"", f.reason);
 	host_send(IPC_MSG_FATAL, &f);
 	exit(1);
+}
+
+/* The host broke its own seccomp filter (privileges/seccomp.c calls this
+ * from the SIGSYS handler, then exits): one record, built on the stack. */
+static void host_violation(uint32_t sysno)
+{
+	struct ipc_fatal f;
+
+	memset(&f, 0, sizeof(f));
+	memcpy(f.reason, "sandbox violation", sizeof("sandbox violation"));
+	f.sysno = sysno;
+	(void)ipc_msg_send(ctl, IPC_MSG_FATAL, &f, NULL, 0);
 }
 
 /* libclamav's own messages (load errors, warnings) go to the scanner log. */
@@ -210,7 +225,7 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 		char dir[300];
 		if (priv_slot_dir(dir, sizeof(dir), host_tmpdir, sp->slot) < 0)
 			_exit(1);
-		scan_worker_main(engine, dir, fds[0], fds[1], fds[2], worker_as_limit);
+		scan_worker_main(engine, dir, null_fd, fds[0], fds[1], fds[2], worker_as_limit);
 	}
 	for (int i = 0; i < IPC_SPAWN_FDS; i++)
 		close(fds[i]);
@@ -246,9 +261,10 @@ static void reap_workers(void)
 	}
 }
 
-static void serve(const struct cl_engine *engine)
+/* SIGCHLD as a descriptor; made before the lock-down, whose filter has no
+ * signalfd. */
+static int sigchld_fd(void)
 {
-	struct pollfd pfd[2];
 	sigset_t mask;
 	int sigfd;
 
@@ -259,6 +275,13 @@ static void serve(const struct cl_engine *engine)
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)
 		fatal("host_abort", "step=signalfd");
+	return sigfd;
+}
+
+static void serve(const struct cl_engine *engine, int sigfd)
+{
+	struct pollfd pfd[2];
+
 	pfd[0] = (struct pollfd){ .fd = ctl, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 
@@ -424,8 +447,11 @@ int main(int argc, char **argv)
 	if (dbfd < 0)
 		host_fail("cannot open database %s: %s", a.database, strerror(errno));
 
+	if ((null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		host_fail("cannot open /dev/null: %s", strerror(errno));
+
 	/* Steps 1 and 2: contain before touching a signature. */
-	int keep[] = { 0, 1, 2, IPC_HOST_FD, dbfd };
+	int keep[] = { 0, 1, 2, IPC_HOST_FD, dbfd, null_fd };
 	hp.keep = keep;
 	hp.nkeep = sizeof(keep) / sizeof(keep[0]);
 	hp.tmpdir = a.tmpdir;
@@ -456,8 +482,9 @@ int main(int argc, char **argv)
 	ready.engine_mb = (uint32_t)(moved >> 20);
 	ready.huge_mb = (uint32_t)(huge >> 20);
 
+	int sigfd = sigchld_fd();
 	/* Step 3. */
-	if ((rc = priv_host_lockdown(a.tmpdir, &missing, &step)) < 0)
+	if ((rc = priv_host_lockdown(a.tmpdir, host_violation, &missing, &step)) < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
 	nslots = a.slots;
@@ -468,6 +495,6 @@ int main(int argc, char **argv)
 #ifdef AVW_FAULT_INJECTION
 	fault_host_after_ready(ctl);
 #endif
-	serve(engine);
+	serve(engine, sigfd);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include "../privileges/priv.h"
 
 #ifdef AVW_FAULT_INJECTION
+#include "../tests/attack.h"
 #include "../tests/fault.h"
 #endif
 
@@ -86,7 +87,7 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
 #endif
 }
 
-void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int job_sock, int chan_fd, int data_fd,
+void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int null_fd, int job_sock, int chan_fd, int data_fd,
     uint64_t as_limit)
 {
 	struct ipc_chan *chan = ipc_chan_map(chan_fd);
@@ -121,7 +122,8 @@ void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int jo
 	if (cl_engine_set_str((struct cl_engine *)engine, CL_ENGINE_TMPDIR, tmpdir) != CL_SUCCESS)
 		fatalx("worker_abort", "step=tmpdir");
 	struct priv_worker_params wp = {
-		.tmpdir = tmpdir, .job_sock = job_sock, .violation = &chan->violation, .as_limit = as_limit,
+		.tmpdir = tmpdir, .job_sock = job_sock, .null_fd = null_fd, .violation = &chan->violation,
+		.as_limit = as_limit,
 	};
 	const char *step = NULL;
 	if ((rc = priv_worker_contain(&wp, &step)) < 0) {
@@ -139,6 +141,11 @@ void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int jo
 			_exit(2);  /* a malformed announcement: never guess */
 		priv_worker_set_job(job.seq);
 		log_sent = 0;
+#ifdef AVW_FAULT_INJECTION
+		struct attack_ctx actx = { .engine = engine, .tmpdir = tmpdir, .data = data, .cap = cap,
+			.chan = chan, .job_sock = job_sock, .seq = job.seq };
+		if (job.len > cap || !attack_job(&actx, data, job.len, &r))
+#endif
 		scan_job(engine, &job, data, cap, &r);
 		r.seq = job.seq;
 		/* Result first, then the record that publishes it. */

@@ -5,6 +5,7 @@
 #include "hostlink.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "stats.h"
+#include "../privileges/priv.h"
 
 /*
  * libclamav's messages from a host: at most this many a second (a hostile
@@ -26,6 +28,9 @@
 #define PIDFD_NONE (-2)
 
 static void host_readable(uv_poll_t *p, int status, int events);
+static void err_drain(struct sup_host *h);
+static void err_close(struct sup_host *h);
+static void err_readable(uv_poll_t *p, int status, int events);
 
 static void handle_closed(uv_handle_t *hd)
 {
@@ -52,6 +57,8 @@ static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
 
 	exit_reason(h, exit_status, term_signal, reason, sizeof(reason));
 	h->state = H_EXITED;
+	err_drain(h);  /* its last words, written before it exited */
+	err_close(h);
 	if (h->poll_open) {
 		(void)uv_poll_stop(&h->poll);
 		uv_close((uv_handle_t *)&h->poll, handle_closed);
@@ -103,7 +110,7 @@ static void build_args(const struct sup_config *c, char **args, char bufs[][32])
 /* Carries out step 1's plan through uv_spawn: identity, environment, and
  * descriptors 0-2 plus the control socket at IPC_HOST_FD, nothing else. */
 static int spawn(struct sup_host *h, uv_loop_t *loop, const struct sup_config *c,
-    const struct priv_spawn_plan *plan, int child_ctl)
+    const struct priv_spawn_plan *plan, int child_ctl, int child_err)
 {
 	char bufs[8][32], *args[24];
 	uv_stdio_container_t stdio[IPC_HOST_FD + 1];
@@ -114,7 +121,7 @@ static int spawn(struct sup_host *h, uv_loop_t *loop, const struct sup_config *c
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_IGNORE;
 	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = STDERR_FILENO;
+	stdio[2].data.fd = child_err;
 	stdio[IPC_HOST_FD].flags = UV_INHERIT_FD;
 	stdio[IPC_HOST_FD].data.fd = child_ctl;
 	memset(&o, 0, sizeof(o));
@@ -138,19 +145,29 @@ int sup_host_start(struct sup_host *h, uv_loop_t *loop, const struct sup_config 
     const struct priv_spawn_plan *plan, const char *why, char *err, size_t errlen)
 {
 	struct ipc_start start = { .nofile = plan->limits.nofile };
-	int sp[2], rc;
+	int sp[2], ep[2], rc;
 
 	h->ctl = -1;
+	h->err_fd = -1;
 	h->started_ns = plat_now_ns();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create the scanner's control socket: %s", strerror(errno));
 		return rc;
 	}
-	rc = spawn(h, loop, c, plan, sp[1]);
+	if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create the scanner's stderr pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return rc;
+	}
+	rc = spawn(h, loop, c, plan, sp[1], ep[1]);
 	close(sp[1]);
+	close(ep[1]);
 	if (rc < 0) {
 		close(sp[0]);
+		close(ep[0]);
 		snprintf(err, errlen, "cannot execute scanner_path %s: %s", c->scanner_path, uv_strerror(rc));
 		/* uv_spawn initialised the handle even so: it must be closed. */
 		h->handles++;
@@ -169,6 +186,14 @@ int sup_host_start(struct sup_host *h, uv_loop_t *loop, const struct sup_config 
 		h->poll_open = 1;
 		h->handles++;
 		rc = uv_poll_start(&h->poll, UV_READABLE | UV_DISCONNECT, host_readable);
+	}
+	h->err_fd = ep[0];
+	h->err_len = 0;
+	if (rc == 0 && (rc = uv_poll_init(loop, &h->err_poll, h->err_fd)) == 0) {
+		h->err_poll.data = h;
+		h->err_poll_open = 1;
+		h->handles++;
+		rc = uv_poll_start(&h->err_poll, UV_READABLE, err_readable);
 	}
 	if (rc < 0)
 		sup_host_misbehaved(h, "cannot watch its control socket: %s", uv_strerror(rc));
@@ -233,9 +258,10 @@ static enum plat_log_level log_level(int32_t level)
 	return level == IPC_LOG_ERROR ? PLAT_LOG_ERROR : level == IPC_LOG_WARN ? PLAT_LOG_WARN : PLAT_LOG_INFO;
 }
 
-/* A token bucket: HOST_LOG_PER_S a second; the rest counted (stats), and
- * said once when a second's allowance runs out. */
-static void host_log(struct sup_host *h, const struct ipc_log *l)
+/* A token bucket: HOST_LOG_PER_S a second, for libclamav's messages and
+ * stderr lines together; the rest counted (stats), and said once when a
+ * second's allowance runs out. */
+static int log_allowed(struct sup_host *h)
 {
 	uint64_t now = plat_now_ns();
 
@@ -245,14 +271,80 @@ static void host_log(struct sup_host *h, const struct ipc_log *l)
 	}
 	if (h->log_tokens == 0) {
 		sup_counters.host_logs_dropped++;
-		return;
+		return 0;
 	}
 	if (--h->log_tokens == 0)
 		log_warnx("host_log_capped", "gen=%u pid=%d limit=%u/s "
 		    "reason=\"the scanner host logs more than avwarden writes down; the rest of this second is counted "
 		    "(stats: host log lines dropped)\"", h->gen_id, (int)h->pid, HOST_LOG_PER_S);
-	plat_log(log_level(l->level), "engine_log", "source=libclamav gen=%u pid=%d text=\"%s\"",
-	    h->gen_id, (int)h->pid, l->text);
+	return 1;
+}
+
+static void host_log(struct sup_host *h, const struct ipc_log *l)
+{
+	if (log_allowed(h))
+		plat_log(log_level(l->level), "engine_log", "source=libclamav gen=%u pid=%d text=\"%s\"",
+		    h->gen_id, (int)h->pid, l->text);
+}
+
+/* ------------------------------------------------------------ stderr */
+
+static void err_line_out(struct sup_host *h)
+{
+	h->err_line[h->err_len] = '\0';
+	h->err_len = 0;
+	ipc_text_clean(h->err_line);
+	if (h->err_line[0] != '\0' && log_allowed(h))
+		log_warnx("scanner_stderr", "gen=%u pid=%d line=\"%s\"", h->gen_id, (int)h->pid, h->err_line);
+}
+
+/* Reads what is there, at most 64 KB a turn; lines longer than the
+ * buffer are cut into pieces. */
+static void err_drain(struct sup_host *h)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (int turn = 0; h->err_fd >= 0 && turn < 16; turn++) {
+		if ((n = read(h->err_fd, buf, sizeof(buf))) <= 0) {
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				err_close(h);
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				err_line_out(h);
+				continue;
+			}
+			h->err_line[h->err_len++] = buf[i];
+			if (h->err_len == sizeof(h->err_line) - 1)
+				err_line_out(h);
+		}
+	}
+}
+
+static void err_readable(uv_poll_t *p, int status, int events)
+{
+	(void)events;
+	if (status < 0) {
+		err_close(p->data);
+		return;
+	}
+	err_drain(p->data);
+}
+
+static void err_close(struct sup_host *h)
+{
+	if (h->err_len > 0)
+		err_line_out(h);
+	if (h->err_poll_open) {
+		(void)uv_poll_stop(&h->err_poll);
+		uv_close((uv_handle_t *)&h->err_poll, handle_closed);
+		h->err_poll_open = 0;
+	}
+	if (h->err_fd >= 0)
+		close(h->err_fd);
+	h->err_fd = -1;
 }
 
 /* One validated record; 0 to go on reading, -1 when the host was killed. */
@@ -271,6 +363,14 @@ static int host_record(struct sup_host *h, struct ipc_msg *m)
 		h->ops->ready(h, &m->u.ready);
 		return h->condemned ? -1 : 0;
 	case IPC_MSG_FATAL:
+		if (m->u.fatal.sysno != 0) {
+			char name[64];
+			priv_syscall_name(m->u.fatal.sysno, name, sizeof(name));
+			sup_counters.violations++;
+			log_warnx("sandbox_violation", "gen=%u host_pid=%d syscall=%s while=host", h->gen_id, (int)h->pid, name);
+			snprintf(h->fatal, sizeof(h->fatal), "scanner host sandbox violation in syscall %s", name);
+			return 0;
+		}
 		if (h->fatal[0] == '\0')
 			snprintf(h->fatal, sizeof(h->fatal), "%s", m->u.fatal.reason);
 		return 0;

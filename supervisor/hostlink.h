@@ -5,7 +5,9 @@
  *
  * Promises: every record is validated (ipc_msg_recv) before a callback
  * sees it; a malformed or forged record, or a flood past the limits, kills
- * the host and names why; a worker pid it reports is believed only if that
+ * the host and names why; what it writes to stderr reaches the log as
+ * scanner_stderr lines, rate-limited, never the supervisor's own stderr; a
+ * worker pid it reports is believed only if that
  * process is the host's child, and is then held by a pidfd. Reports go up
  * only through the callbacks the generation installs.
  */
@@ -53,6 +55,13 @@ struct sup_host {
 	uint64_t ready_ns;
 	unsigned log_tokens;       /* LOG records it may still send this second */
 	uint64_t log_window_ns;
+	/* Its stderr (and its workers' until they lock down): a pipe we read,
+	 * never our own stderr; lines to the log under the same limit. */
+	int err_fd;
+	uv_poll_t err_poll;
+	int err_poll_open;
+	size_t err_len;
+	char err_line[256];
 };
 
 /* Spawns scanner_path with the plan's identity, environment and descriptors,

@@ -107,7 +107,11 @@ case "$tmpfs" in *size=262144k*) ok "host /tmp is a private 256M tmpfs";;
 *) bad "host /tmp is a private 256M tmpfs" "mount options: $tmpfs";; esac
 [ "$(readlink /proc/$host_pid/ns/mnt)" != "$(readlink /proc/$DAEMON_PID/ns/mnt)" ] &&
 	ok "host has its own mount namespace" || bad "host has its own mount namespace"
-check "host not under seccomp (workers only)" 0 "$(awk '/^Seccomp:/ {print $2}' /proc/$host_pid/status)"
+check "host under its own seccomp filter (Seccomp: 2)" 2 "$(awk '/^Seccomp:/ {print $2}' /proc/$host_pid/status)"
+check "host: one filter" 1 "$(awk '/^Seccomp_filters:/ {print $2}' /proc/$host_pid/status)"
+for p in $workers; do
+	check "worker $p: its filter on the host's" 2 "$(awk '/^Seccomp_filters:/ {print $2}' /proc/$p/status)"
+done
 
 grep -q ' info scan id=.* verdict=INFECTED virus=Eicar-Test-Signature.UNOFFICIAL' "$D/scanner.log" &&
 	ok "scanner_log has the scan line" || bad "scanner_log has the scan line"
