@@ -113,7 +113,7 @@ $(BUILD)/avwardenctl: $(call obj,supervisor/avwardenctl.c $(PLATFORM))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS)
 
-$(BUILD)/tests/avwarden-scanner-faulty: $(call fobj,$(SCAN_SRC) $(IPC) $(PLATFORM) $(PRIV) tests/fault.c)
+$(BUILD)/tests/avwarden-scanner-faulty: $(call fobj,$(SCAN_SRC) $(IPC) $(PLATFORM) $(PRIV) tests/fault.c tests/attack.c)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
@@ -183,7 +183,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration supervision survival torture operations mta client protocol
+SUITES := integration containment supervision survival torture operations mta client protocol
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done

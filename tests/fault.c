@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,10 @@ int fault_syscall(const char *name)
 		return (int)ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 	if (strcmp(name, "kill1") == 0)
 		return kill(1, SIGTERM);
+	if (strcmp(name, "unshare") == 0)
+		return (int)syscall(SYS_unshare, CLONE_NEWUSER);
+	if (strcmp(name, "netlink") == 0)
+		return socket(AF_NETLINK, SOCK_RAW, 0);
 	errno = EINVAL;
 	return -1;
 }
@@ -132,6 +137,8 @@ void fault_host_after_ready(int ctl)
 
 	memset(&r, 0, sizeof(r));
 	r.signatures = 1;
+	if (getenv("AVW_FAULT_HOST") != NULL && strncmp(getenv("AVW_FAULT_HOST"), "syscall=", 8) == 0)
+		(void)fault_syscall(getenv("AVW_FAULT_HOST") + 8);
 	if (host_mode("log-flood", &n)) {
 		memset(&l, 0, sizeof(l));
 		l.level = IPC_LOG_WARN;

@@ -40,6 +40,8 @@ void fault_corrupt(struct ipc_result *r);
  *   second-ready    send READY twice
  *   oversized       send a record longer than any type right after READY
  *   truncated       send a READY cut short right after READY
+ *   syscall=NAME    right after READY, call a syscall its filter refuses
+ *                   (fault_syscall's names, plus unshare and netlink)
  */
 /* Before each spawn request is received (its number, from 1). */
 void fault_host_before_spawn(unsigned n);
