@@ -19,6 +19,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/avwarden
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # logrotate reads only /etc/logrotate.d; set LOGROTATEDIR=/etc/logrotate.d
 # with another prefix to have the rotation take effect.
 LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
@@ -413,9 +414,10 @@ install: $(PROGS)
 		install -m 0640 $(INSTGEN)/avwarden.conf "$$conf.new"; \
 		echo "install: kept your $$conf; the new default is in $$conf.new"; \
 	fi
+	install -D -m 0644 etc/avwarden.sysusers $(DESTDIR)$(SYSUSERSDIR)/avwarden.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then sh scripts/add-user.sh avwarden; fi
 	@if [ -z "$(DESTDIR)" ]; then \
-		echo "Next: useradd --system --no-create-home --shell /usr/sbin/nologin avwarden (if missing),"; \
-		echo "      edit $(SYSCONFDIR)/avwarden/avwarden.conf, then"; \
+		echo "Next: edit $(SYSCONFDIR)/avwarden/avwarden.conf, then"; \
 		echo "      systemctl daemon-reload && systemctl enable --now avwarden"; \
 	fi
 
@@ -426,13 +428,14 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/avwarden.8 $(DESTDIR)$(MANDIR)/man8/avwardenctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/avwarden-scanner.8 $(DESTDIR)$(MANDIR)/man5/avwarden.conf.5 \
 		$(DESTDIR)$(MANDIR)/man1/avwarden-scan.1 \
-		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/avwarden-scanner-wrapper.sh \
+		$(DESTDIR)$(SYSUSERSDIR)/avwarden.conf
 	rm -f $(DESTDIR)$(BINDIR)/avwarden-scan $(DESTDIR)$(LIBDIR)/libavwarden.a \
 		$(DESTDIR)$(LIBDIR)/libavwarden.so.$(AVWLIB_VERSION) $(DESTDIR)$(LIBDIR)/$(AVWLIB_SONAME) \
 		$(DESTDIR)$(LIBDIR)/libavwarden.so $(DESTDIR)$(INCLUDEDIR)/avwarden.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/avwarden.pc
 	@rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
-	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/avwarden/ (your configuration) in place"
+	@echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/avwarden/ (your configuration) and the avwarden account in place"
 
 clean:
 	rm -rf $(BUILD) build-asan

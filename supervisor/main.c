@@ -203,7 +203,9 @@ static int check_config(void)
 	if (geteuid() == 0) {
 		int rc = priv_lookup_user(M.cfg.user, &uid, &gid);
 		if (rc < 0) {
-			fprintf(stderr, "avwarden: %s: user %s: %s (create it, e.g. useradd --system %s)\n",
+			fprintf(stderr, "avwarden: %s: user %s: %s (make install creates it; or: useradd --system "
+			    "--user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin %s; "
+			    "an account of its own, not nobody)\n",
 			    M.cfg_path, M.cfg.user, rc == -ENOENT ? "no such user" : strerror(-rc), M.cfg.user);
 			bad = 1;
 		} else if (uid == 0) {

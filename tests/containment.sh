@@ -73,7 +73,7 @@ refused host-tmp-write "" EACCES
 refused chmod "" EPERM
 refused fchmod "" EPERM
 refused chown "" EPERM
-[ -z "$(find / -xdev -perm -4000 -user nobody 2>/dev/null | head -1)" ] &&
+[ -z "$(find / -xdev -perm -4000 -user avwarden 2>/dev/null | head -1)" ] &&
 	ok "chmod: no setuid file of the scanner's account anywhere" || bad "chmod: setuid file found"
 
 echo "# a worker fills its temp space: the next scans, on fresh workers, still unpack"
@@ -106,7 +106,7 @@ killed connect-abstract "" connect
 
 echo "# a worker attacks: other processes"
 SLEEPER_PID=""
-setpriv --reuid=nobody --regid=nogroup --clear-groups sleep 600 &
+setpriv --reuid=avwarden --regid=avwarden --clear-groups sleep 600 &
 SAME_UID=$!
 killed kill "$HOST" kill
 killed kill "$DAEMON_PID" kill

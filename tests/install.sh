@@ -79,6 +79,7 @@ done <<FILES
 /usr/local/share/man/man1/avwarden-scan.1 644
 /usr/local/share/doc/avwarden/README.md 644
 /usr/local/share/doc/avwarden/examples/avwarden-scanner-wrapper.sh 644
+/usr/local/lib/sysusers.d/avwarden.conf 644
 FILES
 
 same=0
@@ -227,6 +228,25 @@ if grep -q 'avwarden.conf.new' "$T/make.out"; then
 else
 	bad "reinstall: says where the new default went" "$(cat "$T/make.out")"
 fi
+
+echo "# the scanners' own account"
+check "sysusers.d: the avwarden account" 'u avwarden - "avwarden scanner processes" /nonexistent /usr/sbin/nologin' \
+	"$(grep '^u ' "$P/lib/sysusers.d/avwarden.conf")"
+check "installed default config: user avwarden" 'user = "avwarden"' "$(grep '^user' "$B/install/avwarden.conf")"
+# scripts/add-user.sh (what make install runs as root): a system account,
+# its own group, no login; a second run changes nothing.
+sh "$ROOT/scripts/add-user.sh" avwarden-itest > "$T/adduser.out" 2>&1
+grep -q "created system account avwarden-itest" "$T/adduser.out" && ok "add-user: creates it" ||
+	bad "add-user: creates it" "$(cat "$T/adduser.out")"
+check "add-user: shell nologin, home /nonexistent" "/usr/sbin/nologin /nonexistent" \
+	"$(getent passwd avwarden-itest | awk -F: '{ print $7, $6 }')"
+check "add-user: its own group" avwarden-itest "$(id -gn avwarden-itest)"
+[ "$(id -u avwarden-itest)" -lt 1000 ] && ok "add-user: a system uid" || bad "add-user: system uid" "$(id -u avwarden-itest)"
+check "add-user: a second run says nothing" "" "$(sh "$ROOT/scripts/add-user.sh" avwarden-itest 2>&1)"
+userdel avwarden-itest 2>/dev/null || true
+r=$(setpriv --reuid=nobody --regid=nogroup --clear-groups sh "$ROOT/scripts/add-user.sh" avwarden-missing 2>&1 || true)
+echo "$r" | grep -q "only root can create it" && echo "$r" | grep -q "useradd --system" &&
+	ok "add-user as a user: says how" || bad "add-user as a user" "$r"
 
 if mk uninstall; then
 	ok "make uninstall"

@@ -11,7 +11,7 @@ FAULTY=$B/tests/avwarden-scanner-faulty
 EICAR_FOUND="stream: Eicar-Test-Signature.UNOFFICIAL FOUND|"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "supervision: needs root (scanners run as user nobody); run: sudo make check"
+	echo "supervision: needs root (scanners run as their own account, avwarden); run: sudo make check"
 	exit 1
 fi
 
