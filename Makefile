@@ -33,7 +33,7 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 
 PLATFORM  := platform/plat.c
 IPC       := ipc/msg.c ipc/chan.c ipc/gather.c ipc/text.c
-PRIV      := privileges/spawn.c privileges/host.c privileges/worker.c privileges/landlock.c privileges/seccomp.c
+PRIV      := privileges/spawn.c privileges/host.c privileges/pidns.c privileges/worker.c privileges/landlock.c privileges/seccomp.c
 # The supervisor, by layer: configuration; the pool (verdict memory, queue,
 # generations, slots, the host link, the database watch); the clients
 # (sockets, sessions, path scans, replies, the console); main.

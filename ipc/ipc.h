@@ -85,7 +85,7 @@ struct ipc_start {
 };
 
 /* Layers the platform could not give (privileges/priv.h, PRIV_MISSING_*). */
-#define IPC_MISSING_KNOWN 0x3u
+#define IPC_MISSING_KNOWN 0x7u
 struct ipc_ready {
 	uint32_t signatures;      /* > 0 */
 	uint32_t missing;         /* IPC_MISSING_KNOWN bits only */
@@ -146,7 +146,8 @@ int ipc_msg_send(int sock, uint32_t type, const void *payload, const int *fds, s
 /*
  * Receives one record. `accept` is a mask of IPC_MSG_BIT()s. Returns 1 with
  * a validated record (texts NUL-terminated and cleaned for logs; for SPAWN,
- * exactly IPC_SPAWN_FDS descriptors in fds), 0 on EOF, -EAGAIN when nothing
+ * exactly IPC_SPAWN_FDS descriptors in fds; for READY and WORKER_UP, a
+ * pidfd in fds[0] or -1; unused slots -1), 0 on EOF, -EAGAIN when nothing
  * is pending, -EBADMSG for anything else (wrong size or type, a type not
  * accepted, a field out of range, unexpected descriptors, which are closed),
  * with a reason in err; other -errno on failure.

@@ -67,6 +67,15 @@ static int ipc_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *
 	ssize_t n;
 
 	n = PLAT_RETRY(recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags));
+	if (n < 0 && errno == ECONNRESET) {
+		/* A peer that exits with our requests unread resets the socket:
+		 * the error is reported once, before what it sent last (a fatal
+		 * record, say), which is still queued and read now.  Nothing
+		 * queued: the peer is gone, the end of the stream. */
+		n = PLAT_RETRY(recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags | MSG_DONTWAIT));
+		if (n < 0 && (errno == EWOULDBLOCK || errno == ECONNRESET))
+			return 0;
+	}
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
@@ -219,14 +228,19 @@ int ipc_msg_recv(int sock, unsigned accept, struct ipc_msg *m, int fds[IPC_SPAWN
 		    m->type, n, m->len, HDR_SIZE + want);
 		goto bad;
 	}
-	if (nfds != (m->type == IPC_MSG_SPAWN ? (size_t)IPC_SPAWN_FDS : 0)) {
+	/* SPAWN carries the worker's three; READY and WORKER_UP may carry a
+	 * pidfd (the host's, the worker's); nothing else carries any. */
+	size_t lo = m->type == IPC_MSG_SPAWN ? IPC_SPAWN_FDS : 0;
+	size_t hi = m->type == IPC_MSG_SPAWN ? IPC_SPAWN_FDS :
+	    m->type == IPC_MSG_READY || m->type == IPC_MSG_WORKER_UP ? 1 : 0;
+	if (nfds < lo || nfds > hi || (nfds > 0 && fds == NULL)) {
 		snprintf(err, errlen, "type %u record with %zu descriptors", m->type, nfds);
 		goto bad;
 	}
 	if (validate(m, err, errlen) < 0)
 		goto bad;
-	for (size_t i = 0; i < nfds; i++)
-		fds[i] = got[i];
+	for (size_t i = 0; fds != NULL && i < IPC_SPAWN_FDS; i++)
+		fds[i] = i < nfds ? got[i] : -1;
 	return 1;
 bad:
 	for (size_t i = 0; i < nfds; i++)

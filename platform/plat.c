@@ -242,6 +242,22 @@ long plat_proc_ppid(pid_t pid)
 	return ppid;
 }
 
+long plat_pidfd_pid(int pidfd)
+{
+	char path[64], line[128];
+	long pid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Pid: %ld", &pid) == 1)
+			break;
+	fclose(f);
+	return pid;
+}
+
 uint64_t plat_proc_rss(pid_t pid)
 {
 	char path[64];

@@ -61,6 +61,10 @@ int plat_close_fds_except(int lowfd, const int *keep, size_t nkeep);
 
 /* From /proc: a process's parent pid (-1 if gone), its resident bytes (0). */
 long plat_proc_ppid(pid_t pid);
+/* The pid a pidfd refers to, in our pid namespace (its fdinfo's Pid:);
+ * -1 when it is not a pidfd, its process is gone, or it lives in a pid
+ * namespace we cannot see. */
+long plat_pidfd_pid(int pidfd);
 uint64_t plat_proc_rss(pid_t pid);
 
 /* Monotonic clock in nanoseconds. */

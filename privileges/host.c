@@ -41,14 +41,22 @@ static int write_file(const char *path, const char *text)
 	return rc;
 }
 
-int priv_enter_namespaces(void)
+int priv_enter_namespaces(int *pidns)
 {
 	/*
 	 * A user namespace lets an unprivileged host create the others; inside
 	 * it the host keeps its own uid (mapped to itself), so files it creates
 	 * on the tmpfs are still owned by the configured user outside.
 	 */
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+	const int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+	*pidns = 1;
+	if (unshare(flags | CLONE_NEWPID) == 0)
+		return 0;
+	/* Pid namespaces can be capped (user.max_pid_namespaces) apart from
+	 * the rest: without one, the others still count. */
+	*pidns = 0;
+	if (unshare(flags) < 0)
 		return -errno;
 	return 0;
 }
@@ -179,13 +187,13 @@ int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char 
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	int rc;
+	int rc, pidns = 0;
 
 	*missing = 0;
 	PRIV_STEP("close descriptors", close_other_fds(p->keep, p->nkeep));
 	PRIV_STEP("parent death signal", die_with_parent());
 	PRIV_STEP("rlimits", priv_apply_limits(&p->limits));
-	rc = priv_enter_namespaces();
+	rc = priv_enter_namespaces(&pidns);
 	if (rc == -EPERM || rc == -ENOSPC || rc == -EINVAL || rc == -EACCES) {
 		/* The platform forbids unprivileged namespaces: say so, go on. */
 		*missing |= PRIV_MISSING_NAMESPACES;
@@ -194,6 +202,10 @@ int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char 
 	} else {
 		PRIV_STEP("namespaces", rc);
 		PRIV_STEP("uid/gid map", priv_map_ids(uid, gid));
+		if (pidns)
+			PRIV_STEP("pid namespace", priv_pid_namespace_init());
+		else
+			*missing |= PRIV_MISSING_PIDNS;
 		PRIV_STEP("tmpfs", priv_mount_tmpfs(p->tmpdir, p->tmp_size));
 		PRIV_STEP("worker temp dirs", slot_dirs(p->tmpdir, p->slots, p->tmp_size, 1));
 	}

@@ -57,6 +57,7 @@ int priv_apply_limits(const struct priv_spawn_limits *lim);
 enum priv_missing {
 	PRIV_MISSING_NAMESPACES = 1 << 0,  /* no user/mount/net/ipc/uts namespaces */
 	PRIV_MISSING_LANDLOCK = 1 << 1,    /* kernel without Landlock */
+	PRIV_MISSING_PIDNS = 1 << 2,       /* no pid namespace (the others are there) */
 };
 
 struct priv_host_params {
@@ -79,7 +80,15 @@ struct priv_host_params {
  */
 int priv_host_contain(struct priv_host_params *p, unsigned *missing, const char **step);
 
-int priv_enter_namespaces(void);
+/* User, mount, net, ipc, uts and, where allowed, pid (*pidns set). */
+int priv_enter_namespaces(int *pidns);
+/*
+ * After priv_enter_namespaces with a pid namespace and the id maps: forks;
+ * the caller returns 0 in the child, pid 1 of the new namespace, which
+ * goes on as the host; the parent stays behind as a relay that only waits
+ * for it and exits as it did (privileges/pidns.c).
+ */
+int priv_pid_namespace_init(void);
 /* Maps uid/gid to themselves in the new user namespace; private mounts. */
 int priv_map_ids(uid_t uid, gid_t gid);
 int priv_mount_tmpfs(const char *dir, uint64_t size);
@@ -109,6 +118,7 @@ int priv_landlock_restrict(const char *tmpdir);
 /* ---- step 4: worker, after fork ---- */
 
 struct priv_worker_params {
+	pid_t host_pid;                 /* its parent, as getppid() names it */
 	const char *tmpdir;             /* its own temp dir: the only path it may touch */
 	int job_sock;                   /* the one descriptor kept besides stdio */
 	int null_fd;                    /* /dev/null, opened by the host: becomes 0, 1 and 2 */

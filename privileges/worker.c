@@ -18,11 +18,11 @@
 #include "../platform/plat.h"
 
 /* A worker never outlives its host (and so its generation). */
-static int die_with_host(void)
+static int die_with_host(pid_t host)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return -errno;
-	return getppid() == 1 ? -ESRCH : 0;  /* the host is already gone */
+	return getppid() != host ? -ESRCH : 0;  /* the host is already gone */
 }
 
 /* 0, 1 and 2 become /dev/null: nothing a worker writes reaches a log. */
@@ -74,7 +74,7 @@ static int own_temp_dir(const char *tmpdir)
 
 int priv_worker_contain(const struct priv_worker_params *p, const char **step)
 {
-	PRIV_STEP("parent death signal", die_with_host());
+	PRIV_STEP("parent death signal", die_with_host(p->host_pid));
 	PRIV_STEP("stdio to /dev/null", stdio_to_null(p->null_fd));
 	PRIV_STEP("close descriptors", close_all_but_job(p->job_sock));
 	PRIV_STEP("rlimit_as", limit_memory(p->as_limit));

@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +107,14 @@ const char *__asan_default_options(void)
 static void host_send(uint32_t type, const void *payload)
 {
 	if (ipc_msg_send(ctl, type, payload, NULL, 0) < 0)
+		_exit(1);
+}
+
+/* A record with a pidfd attached (none where the kernel has no pidfds:
+ * the supervisor then checks the pid alone). */
+static void host_send_fd(uint32_t type, const void *payload, int fd)
+{
+	if (ipc_msg_send(ctl, type, payload, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0) < 0)
 		_exit(1);
 }
 
@@ -191,7 +200,8 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 	struct ipc_worker_up up;
 	sigset_t none;
 	size_t slot;
-	pid_t pid;
+	pid_t pid, host_self = getpid();
+	int pidfd;
 
 	for (slot = 0; slot < HOST_MAX_WORKERS && workers[slot].pid != 0; slot++)
 		;
@@ -225,7 +235,7 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 		char dir[300];
 		if (priv_slot_dir(dir, sizeof(dir), host_tmpdir, sp->slot) < 0)
 			_exit(1);
-		scan_worker_main(engine, dir, null_fd, fds[0], fds[1], fds[2], worker_as_limit);
+		scan_worker_main(engine, dir, host_self, null_fd, fds[0], fds[1], fds[2], worker_as_limit);
 	}
 	for (int i = 0; i < IPC_SPAWN_FDS; i++)
 		close(fds[i]);
@@ -238,7 +248,15 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 #ifdef AVW_FAULT_INJECTION
 	up.pid = fault_host_report_pid(pid);
 #endif
-	host_send(IPC_MSG_WORKER_UP, &up);
+	/* The pid is ours (our namespace's); the pidfd tells the supervisor
+	 * which process it is in its own. */
+	pidfd = (int)syscall(SYS_pidfd_open, up.pid, 0);
+#ifdef AVW_FAULT_INJECTION
+	pidfd = fault_host_forge_pidfd(pidfd);
+#endif
+	host_send_fd(IPC_MSG_WORKER_UP, &up, pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
 #ifdef AVW_FAULT_INJECTION
 	fault_host_after_up(ctl, sp->worker, pid);
 #endif
@@ -491,7 +509,12 @@ int main(int argc, char **argv)
 	host_tmpdir = a.tmpdir;
 	ready.missing = missing;
 	snprintf(ready.tmpdir, sizeof(ready.tmpdir), "%s", a.tmpdir);
-	host_send(IPC_MSG_READY, &ready);
+	/* Our own pidfd: in our pid namespace we are pid 1, and the supervisor
+	 * learns who that is in its own. */
+	int self_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	host_send_fd(IPC_MSG_READY, &ready, self_fd);
+	if (self_fd >= 0)
+		close(self_fd);
 #ifdef AVW_FAULT_INJECTION
 	fault_host_after_ready(ctl);
 #endif

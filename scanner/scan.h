@@ -61,7 +61,7 @@ void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, st
 
 /* The worker: runs after fork, never returns. tmpdir: its own temp dir.
  * data_fd: its data area, read-only. as_limit: RLIMIT_AS (0: none). */
-void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int null_fd, int job_sock, int chan_fd, int data_fd,
+void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, pid_t host_pid, int null_fd, int job_sock, int chan_fd, int data_fd,
     uint64_t as_limit)
     __attribute__((noreturn));
 

@@ -87,7 +87,7 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
 #endif
 }
 
-void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int null_fd, int job_sock, int chan_fd, int data_fd,
+void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, pid_t host_pid, int null_fd, int job_sock, int chan_fd, int data_fd,
     uint64_t as_limit)
 {
 	struct ipc_chan *chan = ipc_chan_map(chan_fd);
@@ -122,7 +122,7 @@ void scan_worker_main(const struct cl_engine *engine, const char *tmpdir, int nu
 	if (cl_engine_set_str((struct cl_engine *)engine, CL_ENGINE_TMPDIR, tmpdir) != CL_SUCCESS)
 		fatalx("worker_abort", "step=tmpdir");
 	struct priv_worker_params wp = {
-		.tmpdir = tmpdir, .job_sock = job_sock, .null_fd = null_fd, .violation = &chan->violation,
+		.host_pid = host_pid, .tmpdir = tmpdir, .job_sock = job_sock, .null_fd = null_fd, .violation = &chan->violation,
 		.as_limit = as_limit,
 	};
 	const char *step = NULL;

@@ -59,7 +59,7 @@ static int wants_workers(const struct sup_gen *g)
 static void spawn_slot(struct sup_gen *g, struct sup_slot *s)
 {
 	if (wants_workers(g))
-		sup_slot_spawn(s, g->host.ctl, g->host.pid);
+		sup_slot_spawn(s, g->host.ctl, g->host.inner_pid);
 }
 
 static unsigned live_slots(const struct sup_gen *g, unsigned *spawning, unsigned *up)
@@ -171,7 +171,7 @@ static struct sup_slot *slot_by_id(struct sup_gen *g, uint32_t id)
 /* ---------------------------------------------------------------- host */
 
 static void host_ready(struct sup_host *h, const struct ipc_ready *r);
-static void host_worker_up(struct sup_host *h, uint32_t worker, pid_t pid, int pidfd);
+static void host_worker_up(struct sup_host *h, uint32_t worker, pid_t pid, pid_t ns_pid, int pidfd);
 static void host_worker_exit(struct sup_host *h, const struct ipc_worker_exit *e);
 static void host_exited(struct sup_host *h, const char *reason);
 static void host_handle_closed(struct sup_host *h);
@@ -191,22 +191,24 @@ static void host_ready(struct sup_host *h, const struct ipc_ready *r)
 	snprintf(g->engine, sizeof(g->engine), "%s", r->engine);
 	snprintf(g->database, sizeof(g->database), "%s", r->database);
 	g->sigs = r->signatures;
-	if (!g->is_reload || G.serving == NULL) {
+	/* The back-off is not reset here: a host that dies right after READY
+	 * is a start-up failure too (act_lost_serving decides). */
+	if (!g->is_reload || G.serving == NULL)
 		G.start_failed = 0;
-		G.backoff_ms = GEN_BACKOFF_MIN_MS;
-	}
 	log_info("host_ready", "gen=%u pid=%d signatures=%u engine=%s database=\"%s\" load_ms=%.0f "
 	    "engine_mb=%u huge_mb=%u", g->id, (int)h->pid, g->sigs, g->engine, g->database,
 	    (double)(h->ready_ns - h->started_ns) / 1e6, r->engine_mb, r->huge_mb);
 	if (r->missing != 0)
-		log_warnx("sandbox_layer_missing", "layers=%s%s "
-		    "fix=\"enable unprivileged user namespaces / Landlock in the kernel for full containment\"",
+		log_warnx("sandbox_layer_missing", "layers=%s%s%s "
+		    "fix=\"enable unprivileged user namespaces (and user.max_pid_namespaces) / Landlock in the kernel "
+		    "for full containment\"",
 		    (r->missing & PRIV_MISSING_NAMESPACES) ? "namespaces," : "",
+		    (r->missing & PRIV_MISSING_PIDNS) ? "pid-namespace," : "",
 		    (r->missing & PRIV_MISSING_LANDLOCK) ? "landlock," : "");
 	gen_event(g, GE_HOST_READY);
 }
 
-static void host_worker_up(struct sup_host *h, uint32_t worker, pid_t pid, int pidfd)
+static void host_worker_up(struct sup_host *h, uint32_t worker, pid_t pid, pid_t ns_pid, int pidfd)
 {
 	struct sup_gen *g = h->owner;
 	struct sup_slot *s = slot_by_id(g, worker);
@@ -218,7 +220,7 @@ static void host_worker_up(struct sup_host *h, uint32_t worker, pid_t pid, int p
 		return;
 	}
 	G.spawn_backoff_ms = 0;  /* forks work again */
-	sup_slot_up(s, pid, pidfd);
+	sup_slot_up(s, pid, ns_pid, pidfd);
 }
 
 /*
@@ -240,9 +242,9 @@ static void host_worker_exit(struct sup_host *h, const struct ipc_worker_exit *e
 		sup_slot_fork_failed(s, e->reason[0] ? e->reason : "fork failed");
 		return;
 	}
-	if (e->pid != s->pid) {
+	if (e->pid != s->ns_pid) {
 		sup_host_misbehaved(h, "WORKER_EXIT for worker %u as pid %d; it is pid %d", e->worker,
-		    (int)e->pid, (int)s->pid);
+		    (int)e->pid, (int)s->ns_pid);
 		return;
 	}
 	if ((gone = sup_slot_gone(s)) == 0) {
@@ -388,13 +390,28 @@ static void act_load_failed(struct sup_gen *g)
 
 static void act_lost_serving(struct sup_gen *g)
 {
+	uint64_t lived_ms = (plat_now_ns() - g->host.ready_ns) / 1000000u;
+	uint64_t answered = 0;
+	int stable;
+
+	for (unsigned i = 0; i < g->nslots; i++)
+		answered += g->slots[i].answered;
+	stable = lived_ms >= GEN_STABLE_MS || answered > 0;
+
 	G.serving = NULL;
 	sup_counters.host_restarts++;
-	log_warnx("host_exit", "gen=%u pid=%d reason=\"%s\" action=restart", g->id, (int)g->host.pid, g->failure);
+	/* A host that scanned, or served for a while, is replaced at once and
+	 * the back-off starts over; one that dies soon after READY without a
+	 * scan, again and again, backs off like one that cannot start. */
+	if (stable)
+		G.backoff_ms = GEN_BACKOFF_MIN_MS;
+	log_warnx("host_exit", "gen=%u pid=%d reason=\"%s\" served_ms=%llu scans=%llu action=restart "
+	    "retry_in=%ums", g->id, (int)g->host.pid, g->failure, (unsigned long long)lived_ms,
+	    (unsigned long long)answered, stable ? 0 : G.backoff_ms);
 	G.start_failed = 0;
-	/* A reload already loading takes over; else a new generation now. */
+	/* A reload already loading takes over; else a new generation. */
 	if (G.loading == NULL)
-		schedule_restart(0);
+		schedule_restart(!stable);
 }
 
 static void act_reset_workers(struct sup_gen *g)

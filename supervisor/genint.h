@@ -24,6 +24,9 @@
  */
 #define GEN_BACKOFF_MIN_MS 1000
 #define GEN_BACKOFF_MAX_MS 60000
+/* A serving host that lived this long after READY was a success: its death
+ * restarts at once and resets the back-off. */
+#define GEN_STABLE_MS 10000
 /* reload requests waiting for one answer */
 #define GEN_RELOAD_WAITERS 32
 

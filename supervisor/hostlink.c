@@ -28,6 +28,9 @@
 #define PIDFD_NONE (-2)
 
 static void host_readable(uv_poll_t *p, int status, int events);
+/* Records are read until none is pending; a host that floods is still cut
+ * off per turn, so the loop serves clients in between. */
+#define HOST_RECORDS_PER_TURN 64
 static void err_drain(struct sup_host *h);
 static void err_close(struct sup_host *h);
 static void err_readable(uv_poll_t *p, int status, int events);
@@ -50,11 +53,37 @@ static void exit_reason(struct sup_host *h, int64_t exit_status, int term_signal
 		snprintf(out, len, "scanner host exited with status %d", (int)exit_status);
 }
 
+static int host_record(struct sup_host *h, struct ipc_msg *m, int passed);
+
+/* The records a host wrote just before it died (a sandbox violation, a
+ * fatal error) may still be queued when its exit is seen: read them first,
+ * so the reason given is the host's own.  Only its last words count now;
+ * anything else it queued is dropped with its descriptors. */
+static void ctl_last_words(struct sup_host *h)
+{
+	char err[160];
+	struct ipc_msg m;
+
+	if (h->ctl < 0)
+		return;
+	for (int i = 0; i < HOST_RECORDS_PER_TURN; i++) {
+		int fds[IPC_SPAWN_FDS];
+		if (ipc_msg_recv(h->ctl, IPC_MSG_TO_SUP, &m, fds, err, sizeof(err)) <= 0)
+			return;
+		if (m.type == IPC_MSG_FATAL || m.type == IPC_MSG_LOG)
+			(void)host_record(h, &m, -1);
+		for (int k = 0; k < IPC_SPAWN_FDS; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+	}
+}
+
 static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
 	struct sup_host *h = proc->data;
 	char reason[IPC_TEXT_MAX];
 
+	ctl_last_words(h);
 	exit_reason(h, exit_status, term_signal, reason, sizeof(reason));
 	h->state = H_EXITED;
 	err_drain(h);  /* its last words, written before it exited */
@@ -231,25 +260,45 @@ void sup_host_misbehaved(struct sup_host *h, const char *fmt, ...)
 }
 
 /*
- * The host names the pid of a worker it forked. Trust it only as far as we
- * can check: the process must be the host's child, and from then on it is
- * held by a pidfd, so a later SIGKILL cannot reach anything else. Returns
- * the pidfd, PIDFD_NONE where the kernel has no pidfds, or -1.
+ * READY names the host proper by a pidfd of itself: in a pid namespace of
+ * its own it is pid 1 there and the child of the process we spawned (the
+ * relay, privileges/pidns.c); without one, that process itself. 0, or -1
+ * for anyone else.
  */
-static int worker_pidfd(const struct sup_host *h, pid_t pid)
+static int host_identity(struct sup_host *h, int fd)
 {
-	int fd;
+	long pid = h->pid;
 
-	if (pid <= 1 || pid == h->pid || pid == getpid())
+	if (fd >= 0) {
+		pid = plat_pidfd_pid(fd);
+		close(fd);
+	}
+	if (pid != h->pid && (pid <= 1 || plat_proc_ppid(pid) != (long)h->pid))
 		return -1;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 && errno != ENOSYS)
+	h->inner_pid = (pid_t)pid;
+	return 0;
+}
+
+/*
+ * The host names a worker it forked, by a pidfd (its pid is the host's
+ * namespace's, not ours). Trust it only as far as we can check: the
+ * process must be the host's child, and from then on it is held by that
+ * pidfd, so a later SIGKILL cannot reach anything else. Without a pidfd
+ * (a kernel without them) the pid is ours and checked the same way.
+ * Returns the pidfd, PIDFD_NONE, or -1; *global is our pid for it.
+ */
+static int worker_pidfd(const struct sup_host *h, pid_t pid, int fd, pid_t *global)
+{
+	long g = fd >= 0 ? plat_pidfd_pid(fd) : pid;
+
+	if (fd < 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0 && errno != ENOSYS)
 		return -1;
-	if (plat_proc_ppid(pid) != (long)h->pid) {
+	if (g <= 1 || g == h->pid || g == h->inner_pid || g == getpid() || plat_proc_ppid((pid_t)g) != (long)h->inner_pid) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	*global = (pid_t)g;
 	return fd >= 0 ? fd : PIDFD_NONE;
 }
 
@@ -348,14 +397,21 @@ static void err_close(struct sup_host *h)
 }
 
 /* One validated record; 0 to go on reading, -1 when the host was killed. */
-static int host_record(struct sup_host *h, struct ipc_msg *m)
+static int host_record(struct sup_host *h, struct ipc_msg *m, int passed)
 {
+	pid_t global = 0;
 	int fd;
 
 	switch (m->type) {
 	case IPC_MSG_READY:
 		if (h->state != H_STARTING) {
+			if (passed >= 0)
+				close(passed);
 			sup_host_misbehaved(h, "a second READY");
+			return -1;
+		}
+		if (host_identity(h, passed) < 0) {
+			sup_host_misbehaved(h, "READY names a process that is not the host");
 			return -1;
 		}
 		h->state = H_READY;
@@ -378,12 +434,18 @@ static int host_record(struct sup_host *h, struct ipc_msg *m)
 		host_log(h, &m->u.log);
 		return 0;
 	case IPC_MSG_WORKER_UP:
-		if (h->state != H_READY || (fd = worker_pidfd(h, m->u.up.pid)) == -1) {
+		if (h->state != H_READY) {
+			if (passed >= 0)
+				close(passed);
+			sup_host_misbehaved(h, "a worker before READY");
+			return -1;
+		}
+		if ((fd = worker_pidfd(h, m->u.up.pid, passed, &global)) == -1) {
 			sup_host_misbehaved(h, "worker %u reported as pid %d, which is not the host's child",
 			    m->u.up.worker, (int)m->u.up.pid);
 			return -1;
 		}
-		h->ops->worker_up(h, m->u.up.worker, m->u.up.pid, fd >= 0 ? fd : -1);
+		h->ops->worker_up(h, m->u.up.worker, global, m->u.up.pid, fd >= 0 ? fd : -1);
 		return h->condemned ? -1 : 0;
 	case IPC_MSG_WORKER_EXIT:
 		if (h->state != H_READY) {
@@ -396,9 +458,6 @@ static int host_record(struct sup_host *h, struct ipc_msg *m)
 	return 0;
 }
 
-/* Records are read until none is pending; a host that floods is still cut
- * off per turn, so the loop serves clients in between. */
-#define HOST_RECORDS_PER_TURN 64
 
 static void host_readable(uv_poll_t *p, int status, int events)
 {
@@ -410,7 +469,8 @@ static void host_readable(uv_poll_t *p, int status, int events)
 	if (status < 0)
 		return;  /* the exit callback follows */
 	for (int i = 0; i < HOST_RECORDS_PER_TURN; i++) {
-		int rc = ipc_msg_recv(h->ctl, IPC_MSG_TO_SUP, &m, NULL, err, sizeof(err));
+		int fds[IPC_SPAWN_FDS];
+		int rc = ipc_msg_recv(h->ctl, IPC_MSG_TO_SUP, &m, fds, err, sizeof(err));
 		if (rc == -EAGAIN)
 			return;
 		if (rc == 0) {
@@ -423,7 +483,7 @@ static void host_readable(uv_poll_t *p, int status, int events)
 			sup_host_misbehaved(h, "%s", err);
 			return;
 		}
-		if (host_record(h, &m) < 0)
+		if (host_record(h, &m, fds[0]) < 0)
 			return;
 	}
 }

@@ -27,8 +27,9 @@ struct sup_host;
 
 struct sup_host_ops {
 	void (*ready)(struct sup_host *h, const struct ipc_ready *r);
-	/* pidfd: held for the worker (or -1 where the kernel has none). */
-	void (*worker_up)(struct sup_host *h, uint32_t worker, pid_t pid, int pidfd);
+	/* pid: ours for it; ns_pid: the host's (its reports use that);
+	 * pidfd: held for the worker (or -1 where the kernel has none). */
+	void (*worker_up)(struct sup_host *h, uint32_t worker, pid_t pid, pid_t ns_pid, int pidfd);
 	void (*worker_exit)(struct sup_host *h, const struct ipc_worker_exit *e);
 	/* The process is gone; reason names why (its FATAL record, a signal, ...). */
 	void (*exited)(struct sup_host *h, const char *reason);
@@ -49,7 +50,8 @@ struct sup_host {
 	int poll_open;
 	unsigned handles;          /* open (or closing) libuv handles */
 	int condemned;             /* killed for misbehaving: read nothing more */
-	pid_t pid;
+	pid_t pid;                 /* the process we spawned */
+	pid_t inner_pid;           /* the host proper, our pid for its pid 1 (== pid without a pid namespace) */
 	char fatal[IPC_TEXT_MAX];  /* first reason it gave, or we found */
 	uint64_t started_ns;
 	uint64_t ready_ns;

@@ -126,6 +126,7 @@ static void release_done(struct sup_slot *s)
 	s->pidfd = -1;
 	s->chan = NULL;
 	s->pid = 0;
+	s->ns_pid = 0;
 	slot_event(s, EV_CLOSED);
 }
 
@@ -209,6 +210,7 @@ static void answer_result(struct sup_slot *s)
 	if (v.status == IPC_ERROR)
 		snprintf(v.reason, sizeof(v.reason), "%s", ipc_engine_strerror(s->result.engine_code));
 	s->jobs++;
+	s->answered++;
 	answer(s, job, &v);
 }
 
@@ -498,9 +500,10 @@ void sup_slot_spawn(struct sup_slot *s, int host_ctl, pid_t host_pid)
 	slot_event(s, EV_SPAWN);
 }
 
-void sup_slot_up(struct sup_slot *s, pid_t pid, int pidfd)
+void sup_slot_up(struct sup_slot *s, pid_t pid, pid_t ns_pid, int pidfd)
 {
 	s->pid = pid;
+	s->ns_pid = ns_pid;
 	s->pidfd = pidfd;
 	s->fork_failed = 0;
 	slot_event(s, EV_UP);

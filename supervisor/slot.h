@@ -41,10 +41,12 @@ struct sup_slot {
 	unsigned handles;               /* open (or closing) libuv handles */
 	int host_ctl;                   /* where SPAWN goes */
 	pid_t host_pid;
+	uint64_t answered;              /* scans completed by every worker it had */
 	/* Everything from `id` to `timer` is reset for each new worker. */
 	uint32_t id;
 	enum sup_wstate state;
-	pid_t pid;
+	pid_t pid;                      /* ours for it */
+	pid_t ns_pid;                   /* the host's (its pid namespace's) */
 	int pidfd;
 	int sock;
 	struct ipc_chan *chan;
@@ -74,7 +76,7 @@ int sup_slot_init(struct sup_slot *s, void *owner, const struct sup_slot_ops *op
 /* Asks the host (control socket host_ctl, process host_pid) to fork a worker. */
 void sup_slot_spawn(struct sup_slot *s, int host_ctl, pid_t host_pid);
 /* The host's reports, already checked by the generation. */
-void sup_slot_up(struct sup_slot *s, pid_t pid, int pidfd);
+void sup_slot_up(struct sup_slot *s, pid_t pid, pid_t ns_pid, int pidfd);
 void sup_slot_fork_failed(struct sup_slot *s, const char *reason);
 /* The worker was reaped; observed: the supervisor saw it die (its pidfd). */
 void sup_slot_exited(struct sup_slot *s, int status, int observed);

@@ -112,7 +112,17 @@ int fault_host_fail_fork(void)
 
 pid_t fault_host_report_pid(pid_t pid)
 {
-	return host_mode("foreign-pid", NULL) ? getppid() : pid;
+	/* In a pid namespace of its own the host sees no foreign process:
+	 * there the forgery is the pidfd (fault_host_forge_pidfd). */
+	return host_mode("foreign-pid", NULL) && getppid() > 1 ? getppid() : pid;
+}
+
+int fault_host_forge_pidfd(int pidfd)
+{
+	if (!host_mode("foreign-pid", NULL) || pidfd < 0)
+		return pidfd;
+	close(pidfd);
+	return (int)syscall(SYS_pidfd_open, getpid(), 0);  /* its own: not its child */
 }
 
 void fault_host_after_up(int ctl, uint32_t worker, pid_t pid)

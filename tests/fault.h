@@ -34,7 +34,8 @@ void fault_corrupt(struct ipc_result *r);
  *                   that may prlimit() its host can do), and so exit
  *   forge-exit      report every worker dead (SIGSEGV) right after its birth,
  *                   while it runs
- *   foreign-pid     report the supervisor's pid as a worker's
+ *   foreign-pid     report another process as a worker: the supervisor's pid
+ *                   (no pid namespace), or its own pidfd (in one)
  *   log-flood:N     send N LOG records right after READY
  *   fork-fail:N     every fork after the first N fails (EAGAIN)
  *   second-ready    send READY twice
@@ -49,6 +50,8 @@ void fault_host_before_spawn(unsigned n);
 int fault_host_fail_fork(void);
 /* The pid to report for a worker that really is `pid`. */
 pid_t fault_host_report_pid(pid_t pid);
+/* The pidfd to send with it. */
+int fault_host_forge_pidfd(int pidfd);
 void fault_host_after_up(int ctl, uint32_t worker, pid_t pid);
 void fault_host_after_ready(int ctl);
 /* Calls a forbidden syscall by name; exposed for the sandbox tests. */

@@ -78,15 +78,31 @@ check "clamdscan --stream clean" "$T/clean.eml: OK/0" "$out/$rc"
 # Every scanner process: unprivileged, no capabilities, no_new_privs, own
 # network namespace; workers under seccomp filter mode.
 sup_net=$(readlink /proc/$DAEMON_PID/ns/net)
-host_pid=$(pgrep -P "$DAEMON_PID" -f avwarden-scanner | head -1)
+relay_pid=$(pgrep -P "$DAEMON_PID" -f avwarden-scanner | head -1)
+host_pid=$(scanner_host)
 workers=$(pgrep -P "$host_pid")
 # max_concurrency 2, and as many spares (spare_workers unset).
 [ -n "$host_pid" ] && [ "$(echo "$workers" | wc -w)" -eq 4 ] && ok "host and 2 + 2 spare workers running" ||
 	bad "host and 2 + 2 spare workers running" "host=$host_pid workers=$workers"
-for p in $host_pid $workers; do
+# The host in a pid namespace of its own, as its init; the process the
+# supervisor spawned is a relay that holds nothing.
+sup_pidns=$(readlink /proc/$DAEMON_PID/ns/pid)
+[ "$(readlink /proc/$host_pid/ns/pid)" != "$sup_pidns" ] && ok "host has its own pid namespace" ||
+	bad "host has its own pid namespace" "same as the supervisor's: $sup_pidns"
+check "host is pid 1 there" 1 "$(awk '/^NSpid:/ {print $NF}' /proc/$host_pid/status)"
+ns_ok=0
+for p in $workers; do
+	[ "$(readlink /proc/$p/ns/pid)" = "$(readlink /proc/$host_pid/ns/pid)" ] &&
+		[ "$(awk '/^NSpid:/ {print $NF}' /proc/$p/status)" -gt 1 ] && ns_ok=$((ns_ok + 1))
+done
+check "workers in the host's pid namespace" "$(echo "$workers" | wc -w)" "$ns_ok"
+check "relay: under a seccomp filter" 2 "$(awk '/^Seccomp:/ {print $2}' /proc/$relay_pid/status)"
+check "relay: holds one descriptor (its pipe end)" 1 "$(ls /proc/$relay_pid/fd | wc -l)"
+for p in $relay_pid $host_pid $workers; do
 	st=/proc/$p/status
 	role=worker
 	[ "$p" = "$host_pid" ] && role=host
+	[ "$p" = "$relay_pid" ] && role=relay
 	uid=$(awk '/^Uid:/ {print $3}' "$st")
 	check "$role $p runs as avwarden (euid)" "$SCAN_UID" "$uid"
 	check "$role $p CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "$st")"

@@ -59,6 +59,14 @@ write_conf() {
 	} > "$d/avwarden.conf"
 }
 
+# scanner_host [DAEMON]: the scanner host proper, pid 1 of its own pid
+# namespace, under the relay the supervisor spawned (privileges/pidns.c);
+# its children are the workers.
+scanner_host() {
+	_r=$(pgrep -P "${1:-$DAEMON_PID}" | head -1)
+	[ -n "$_r" ] && pgrep -P "$_r" | head -1
+}
+
 # start NAME: runs the daemon, waits for its ready newline (no sleeping).
 start() {
 	d=$T/$1

@@ -171,7 +171,7 @@ rss0=$(rss)
 $CLIENT $SOCK load 6 2 "$T/eicar.com" "$T/clean.eml" "$T/big.eml" > "$T/soak.out" &
 lpid=$!
 kills=0
-host=$(pgrep -P "$DAEMON_PID" | head -1)
+host=$(scanner_host)
 while kill -0 $lpid 2>/dev/null; do
 	sleep 0.25   # the fault rate under test, not a synchronisation
 	w=$(pgrep -P "$host" | shuf -n1)

@@ -141,6 +141,36 @@ static void test_msg_roundtrip_with_fds(void **state)
 	}
 }
 
+/* A host that dies with the supervisor's requests unread resets the
+ * socket; its last record (why it died) must still be read, then the end. */
+static void test_msg_last_words_after_reset(void **state)
+{
+	int sp[2];
+	struct ipc_fatal f;
+	struct ipc_spawn unread = { .worker = 1 };
+	struct ipc_msg got;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	memset(&f, 0, sizeof(f));
+	memcpy(f.reason, "sandbox violation", sizeof("sandbox violation"));
+	f.sysno = 59;
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	int three[IPC_SPAWN_FDS] = { pipefd[0], pipefd[1], pipefd[0] };
+	assert_int_equal(ipc_msg_send(sp[1], IPC_MSG_SPAWN, &unread, three, IPC_SPAWN_FDS), 0);
+	assert_int_equal(ipc_msg_send(sp[0], IPC_MSG_FATAL, &f, NULL, 0), 0);
+	close(sp[0]);  /* the host exits, the SPAWN unread */
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &got, NULL, err, sizeof(err)), 1);
+	assert_int_equal(got.type, IPC_MSG_FATAL);
+	assert_int_equal(got.u.fatal.sysno, 59);
+	assert_int_equal(ipc_msg_recv(sp[1], IPC_MSG_TO_SUP, &got, NULL, err, sizeof(err)), 0);
+	close(sp[1]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 /* A record as a hostile peer writes it: any bytes, any descriptors. */
 static void send_raw(int sock, const void *p, size_t n, const int *fds, size_t nfds)
 {
@@ -452,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_validate_good),
 		cmocka_unit_test(test_validate_garbage),
 		cmocka_unit_test(test_msg_roundtrip_with_fds),
+		cmocka_unit_test(test_msg_last_words_after_reset),
 		cmocka_unit_test(test_msg_malformed),
 		cmocka_unit_test(test_data_area_read_only),
 		cmocka_unit_test(test_gather_growth),

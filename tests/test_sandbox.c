@@ -93,7 +93,7 @@ static int in_child(void (*fn)(void *), void *arg)
  */
 static void worker_lockdown(void)
 {
-	struct priv_worker_params wp = { .violation = shared_violation, .tmpdir = tmpdir };
+	struct priv_worker_params wp = { .host_pid = getppid(), .violation = shared_violation, .tmpdir = tmpdir };
 	const char *step = NULL;
 	unsigned missing = 0;
 	int sp[2];
@@ -351,6 +351,8 @@ static void test_host_containment(void **state)
 	assert_true(n > 0);
 	net[n] = '\0';
 	status = in_child(host_contain, net);
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "test_sandbox: host containment child killed by signal %d\n", WTERMSIG(status));
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), CHILD_OK);
 }

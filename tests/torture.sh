@@ -33,7 +33,7 @@ kills=0 reloads=0 hups=0 tick=0
 while kill -0 $tpid 2>/dev/null; do
 	sleep 0.3   # the fault rate under test, not a synchronisation
 	tick=$((tick + 1))
-	host=$(pgrep -P "$DAEMON_PID" | head -1)
+	host=$(scanner_host)
 	w=$(pgrep -P "$host" 2>/dev/null | shuf -n1)
 	[ -n "$w" ] && kill -9 "$w" 2>/dev/null && kills=$((kills + 1))
 	if [ $((tick % 10)) -eq 0 ]; then
