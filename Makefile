@@ -78,7 +78,9 @@ help:
 	@echo "                then make valgrind"
 	@echo "make fuzz-short the same, $(FUZZ_SHORT_TIME) s each (part of make check)"
 	@echo "make valgrind   the torture suite with the supervisor under valgrind's memcheck"
-	@echo "make bench      avwarden vs clamd vs in-process libclamav: req/s, latency, memory"
+	@echo "make bench      avwarden (one message per process, and reused workers) vs clamd vs"
+	@echo "                in-process libclamav, unique mail, large and small database:"
+	@echo "                req/s, latency, CPU per request of the process tree, memory, ratios"
 	@echo "make db         generate the test/default signature database in $(BUILD)/db"
 	@echo "make client     libavwarden (.a, .so, avwarden.pc) and avwarden-scan only (make builds them too)"
 	@echo "make install    install programs, config, systemd unit, logrotate file, man pages,"
@@ -356,7 +358,10 @@ $(BUILD)/tests/client-demo: $(call obj,tests/client_demo.c) $(BUILD)/libavwarden
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@sh scripts/bench.sh $(BUILD)
+	@echo "== database shaped like the official one (2M hashes, 50k body signatures)"
+	@sh scripts/bench.sh $(BUILD) 5
+	@echo; echo "== the tests' small database"
+	@sh scripts/bench.sh $(BUILD) 5 0
 
 # The default scanner_path is compiled into config.c's object: rebuild it
 # when LIBEXECDIR changes (`make install PREFIX=/usr` after a plain `make`).
