@@ -435,6 +435,32 @@ static struct cl_engine *load(struct host_args *a, int dbfd, struct ipc_ready *r
 	return engine;
 }
 
+/* The database loaded, then laid out so that forks are cheap and first
+ * scans warm: once here, not in every worker. */
+static struct cl_engine *load_for_forks(struct host_args *a, int dbfd, struct ipc_ready *ready)
+{
+	struct cl_engine *engine;
+	uint64_t moved, huge;
+	int rc;
+
+	if ((rc = scan_engmap_before()) < 0)
+		host_fail("cannot read the host's memory map: %s", strerror(-rc));
+	engine = load(a, dbfd, ready);
+	if ((rc = scan_engmap_apply(&moved, &huge)) < 0)
+		host_fail("cannot lay the engine out for forks: %s", strerror(-rc));
+	scan_engine_warm_up(engine);
+	/* malloc's free lists consolidated once here: else the first large
+	 * allocation in every worker walks them, and its writes copy-on-write
+	 * page after page of the host's heap. */
+	(void)malloc_trim(0);
+	if ((rc = priv_worker_seccomp_prepare(PRIV_WORKER_JOB_FD)) < 0)
+		plat_log(PLAT_LOG_WARN, "seccomp_prepare", "error=\"%s\" action=\"each worker compiles its filter\"",
+		    strerror(-rc));
+	ready->engine_mb = (uint32_t)(moved >> 20);
+	ready->huge_mb = (uint32_t)(huge >> 20);
+	return engine;
+}
+
 int main(int argc, char **argv)
 {
 	struct priv_host_params hp = { 0 };
@@ -481,24 +507,8 @@ int main(int argc, char **argv)
 	if ((rc = priv_host_contain(&hp, &missing, &step)) < 0)
 		host_fail("sandbox step '%s' failed: %s", step, strerror(-rc));
 
-	if ((rc = scan_engmap_before()) < 0)
-		host_fail("cannot read the host's memory map: %s", strerror(-rc));
-	engine = load(&a, dbfd, &ready);
+	engine = load_for_forks(&a, dbfd, &ready);
 	close(dbfd);
-	/* Forks cheap and first scans warm: once here, not in every worker. */
-	uint64_t moved, huge;
-	if ((rc = scan_engmap_apply(&moved, &huge)) < 0)
-		host_fail("cannot lay the engine out for forks: %s", strerror(-rc));
-	scan_engine_warm_up(engine);
-	/* malloc's free lists consolidated once here: else the first large
-	 * allocation in every worker walks them, and its writes copy-on-write
-	 * page after page of the host's heap. */
-	(void)malloc_trim(0);
-	if ((rc = priv_worker_seccomp_prepare(PRIV_WORKER_JOB_FD)) < 0)
-		plat_log(PLAT_LOG_WARN, "seccomp_prepare", "error=\"%s\" action=\"each worker compiles its filter\"",
-		    strerror(-rc));
-	ready.engine_mb = (uint32_t)(moved >> 20);
-	ready.huge_mb = (uint32_t)(huge >> 20);
 
 	int sigfd = sigchld_fd();
 	/* Step 3. */
