@@ -336,6 +336,19 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->max_extract_depth = (unsigned)cfg_getint(cfg, "max_extract_depth");
 	out->max_file_count = (unsigned)cfg_getint(cfg, "max_file_count");
 	out->max_extract_time = (unsigned)cfg_getint(cfg, "max_extract_time");
+	/* A limit the operator did not set follows the one they did: with only
+	 * `timeout` given, the engine's own limit ends a second before it
+	 * (Momentum's timeout = 10 must not need a second key); with only
+	 * max_extract_time, the supervisor waits 10 s longer. Two explicit,
+	 * contradictory values are still refused (check_consistent). */
+	int set_met = (cfg_getopt(cfg, "max_extract_time")->flags & CFGF_MODIFIED) != 0;
+	int set_timeout = (cfg_getopt(cfg, "timeout")->flags & CFGF_MODIFIED) != 0;
+	if (out->max_extract_time >= out->timeout) {
+		if (!set_met && out->timeout > 1)
+			out->max_extract_time = out->timeout - 1;
+		else if (!set_timeout && out->max_extract_time + 10 <= 3600)
+			out->timeout = out->max_extract_time + 10;
+	}
 	out->max_jobs_per_worker = (unsigned)cfg_getint(cfg, "max_jobs_per_worker");
 	/* -1 (unset): one spare per scan that may run, so a finished worker's
 	 * replacement is never waited for. */

@@ -173,9 +173,8 @@ static const struct opt_case cases[] = {
 	  { { "0", NULL, 0 }, { "100000", NULL, 100000 } },
 	  { { "-1", NULL }, { "100001", NULL }, { "ten", NULL } } },
 	{ "timeout", F_UINT, FIELD(timeout), { NULL, NULL, 60 },
-	  { { "51", NULL, 51 }, { "3600", NULL, 3600 } },
-	  { { "0", NULL }, { "3601", NULL }, { "1m", NULL },
-	    { "50", "max_extract_time (50 s) must be below timeout (50 s)" } } },
+	  { { "51", NULL, 51 }, { "3600", NULL, 3600 }, { "50", NULL, 50 }, { "10", NULL, 10 } },
+	  { { "0", NULL }, { "3601", NULL }, { "1m", NULL } } },
 	{ "command_read_timeout", F_UINT, FIELD(command_read_timeout), { NULL, NULL, 30 },
 	  { { "1", NULL, 1 }, { "3600", NULL, 3600 } },
 	  { { "0", NULL }, { "3601", NULL }, { "soon", NULL } } },
@@ -208,9 +207,9 @@ static const struct opt_case cases[] = {
 	  { { "1", NULL, 1 }, { "1000000", NULL, 1000000 } },
 	  { { "0", NULL }, { "1000001", NULL }, { "1e6", NULL } } },
 	{ "max_extract_time", F_UINT, FIELD(max_extract_time), { NULL, NULL, 50 },
-	  { { "1", NULL, 1 }, { "59", NULL, 59 } },
+	  { { "1", NULL, 1 }, { "59", NULL, 59 }, { "60", NULL, 60 } },
 	  { { "0", NULL }, { "3601", NULL }, { "fast", NULL },
-	    { "60", "max_extract_time (60 s) must be below timeout (60 s)" } } },
+	    { "3600", "max_extract_time (3600 s) must be below timeout (60 s)" } } },
 	{ "spare_workers", F_UINT, FIELD(spare_workers), { NULL, NULL, 4 },
 	  { { "0", NULL, 0 }, { "256", NULL, 256 }, { "-1", NULL, 4 } },
 	  { { "257", NULL }, { "-2", NULL }, { "many", NULL } } },
@@ -776,9 +775,11 @@ static void test_cross_key_rules(void **state)
 {
 	(void)state;
 	expect_error("timeout = 10\nmax_extract_time = 10\n", 2, "max_extract_time (10 s) must be below timeout (10 s)");
-	/* Only timeout is set: its line. */
-	expect_error("# a\ntimeout = 30\n", 2, "max_extract_time (50 s) must be below timeout (30 s)");
-	expect_error("# a\nmax_extract_time = 70\n# b\n", 2, "max_extract_time (70 s) must be below timeout (60 s)");
+	expect_error("max_extract_time = 30\ntimeout = 30\n", 1, "max_extract_time (30 s) must be below timeout (30 s)");
+	/* timeout = 1 leaves no room for the engine's own limit. */
+	expect_error("# a\ntimeout = 1\n", 2, "max_extract_time (50 s) must be below timeout (1 s)");
+	/* max_extract_time at its maximum: no timeout above it. */
+	expect_error("# a\nmax_extract_time = 3600\n", 2, "max_extract_time (3600 s) must be below timeout (60 s)");
 	expect_error("max_message_size = \"1G\"\nmax_worker_memory = \"1G\"\n", 2,
 	    "max_worker_memory must exceed max_message_size");
 	expect_error("# a\nmax_message_size = \"1009M\"\n", 2, "max_worker_memory must exceed max_message_size");
@@ -787,6 +788,33 @@ static void test_cross_key_rules(void **state)
 	expect_error("# a\nmax_worker_memory = \"8G\"\nmax_message_size = \"5G\"\n", 3,
 	    "max_message_size = \"5G\": above 4G");
 	expect_error("max_message_size = \"4097M\"\nmax_worker_memory = \"8G\"\n", 1, "max_message_size");
+}
+
+/* A limit the operator did not set follows the one they did. */
+static void test_unset_limit_follows(void **state)
+{
+	struct sup_config c;
+	char err[1024];
+
+	(void)state;
+	write_file("timeout = 10\n");  /* Momentum's own default, alone */
+	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.timeout, 10);
+	assert_int_equal(c.max_extract_time, 9);
+	sup_config_free(&c);
+	write_file("max_extract_time = 70\n");
+	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.timeout, 80);
+	assert_int_equal(c.max_extract_time, 70);
+	sup_config_free(&c);
+	/* Defaults stay what they are when nothing contradicts them. */
+	write_file("timeout = 120\n");
+	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.max_extract_time, 50);
+	sup_config_free(&c);
 }
 
 static void test_cross_key_limits_accepted(void **state)
@@ -938,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_empty_listen),
 		cmocka_unit_test(test_cross_key_rules),
+		cmocka_unit_test(test_unset_limit_follows),
 		cmocka_unit_test(test_cross_key_limits_accepted),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unreadable_file),
