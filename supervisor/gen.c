@@ -400,12 +400,13 @@ static void act_lost_serving(struct sup_gen *g)
 
 	G.serving = NULL;
 	sup_counters.host_restarts++;
-	/* A host that scanned, or served for a while, is replaced at once and
-	 * the back-off starts over; one that dies soon after READY without a
-	 * scan, again and again, backs off like one that cannot start. */
+	/* A host that served a job (a worker's crash on its job counts), or
+	 * served for a while, is replaced at once and the back-off starts over;
+	 * one that dies soon after READY without a job, again and again, backs
+	 * off like one that cannot start. */
 	if (stable)
 		G.backoff_ms = GEN_BACKOFF_MIN_MS;
-	log_warnx("host_exit", "gen=%u pid=%d reason=\"%s\" served_ms=%llu scans=%llu action=restart "
+	log_warnx("host_exit", "gen=%u pid=%d reason=\"%s\" served_ms=%llu jobs=%llu action=restart "
 	    "retry_in=%ums", g->id, (int)g->host.pid, g->failure, (unsigned long long)lived_ms,
 	    (unsigned long long)answered, stable ? 0 : G.backoff_ms);
 	G.start_failed = 0;

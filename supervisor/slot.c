@@ -223,6 +223,9 @@ static void answer_fault(struct sup_slot *s)
 	if (s->fault[0] == '\0')
 		slot_set_fault(s, IPC_CODE_CRASH, "scanner process ended during the scan");
 	sup_verdict_error(&v, s->fault_code, "%s", s->fault);
+	/* A worker that crashed on its job still shows the host can serve. */
+	if (!s->host_lost)
+		s->answered++;
 	answer(s, s->job, &v);
 }
 
@@ -597,6 +600,7 @@ void sup_slot_host_lost(struct sup_slot *s, const char *reason)
 	if (s->state == W_FREE || s->state == W_CLOSING)
 		return;
 	slot_set_fault(s, IPC_CODE_CRASH, "%s", reason);
+	s->host_lost = 1;
 	slot_event(s, EV_HOST_LOST);
 }
 

@@ -41,7 +41,7 @@ struct sup_slot {
 	unsigned handles;               /* open (or closing) libuv handles */
 	int host_ctl;                   /* where SPAWN goes */
 	pid_t host_pid;
-	uint64_t answered;              /* scans completed by every worker it had */
+	uint64_t answered;              /* jobs its workers ended, by a result or their own fault */
 	/* Everything from `id` to `timer` is reset for each new worker. */
 	uint32_t id;
 	enum sup_wstate state;
@@ -61,6 +61,7 @@ struct sup_slot {
 	uint64_t died_ns;               /* found dead, for the replacement delay */
 	int retiring;                   /* max_jobs_per_worker reached, or its generation drains */
 	int fork_failed;
+	int host_lost;                  /* its job ends because the host died */
 	unsigned job_logs;              /* engine messages logged for the current job */
 	struct ipc_result result;       /* validated copy of the last result */
 	char fault[160];                /* first cause of death, if known */
