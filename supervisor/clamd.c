@@ -55,14 +55,29 @@ int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
 		legacy = 0;
 	}
 	t = memchr(buf + start, term, len - start);
-	if (t == NULL)
+	if (legacy) {
+		/* clamd's legacy framing: the first '\n' or '\0' ends it... */
+		const char *nul = memchr(buf, '\0', len);
+		if (nul != NULL && (t == NULL || nul < t))
+			t = nul;
+	}
+	if (t == NULL && legacy) {
+		/* ...and without either, what has arrived is the command, at
+		 * once: clients that send "PING" and wait are answered. (clamd's
+		 * legacy FILDES, which waits for its descriptor, is not taken
+		 * here: FILDES needs the z or n form.) */
+		end = len < SUP_CLAMD_CMD_MAX ? len : SUP_CLAMD_CMD_MAX;
+		req->consumed = len;
+	} else if (t == NULL) {
 		return len >= SUP_CLAMD_CMD_MAX ? -1 : 0;
-	end = (size_t)(t - buf);
-	if (end + 1 > SUP_CLAMD_CMD_MAX)
-		return -1;
-	req->delim = term;
+	} else {
+		end = (size_t)(t - buf);
+		if (end + 1 > SUP_CLAMD_CMD_MAX)
+			return -1;
+		req->consumed = end + 1;
+	}
+	req->delim = legacy ? '\n' : term;
 	req->legacy = legacy;
-	req->consumed = end + 1;
 	/* Like clamd's chomp: a trailing CR (and newlines) are not part of it. */
 	while (end > start && (buf[end - 1] == '\r' || buf[end - 1] == '\n'))
 		end--;

@@ -32,7 +32,9 @@ check "nINSTREAM replies with newline" "stream: OK" \
 	"$(printf 'nINSTREAM\n\0\0\0\5hello\0\0\0\0' | $CLIENT $SOCK raw)"
 check "unknown command" "UNKNOWN COMMAND|" "$(printf 'zFROBNICATE\0' | $CLIENT $SOCK raw | vis)"
 check "legacy INSTREAM is refused like clamd" "UNKNOWN COMMAND" "$(printf 'INSTREAM\n' | $CLIENT $SOCK raw)"
-check "command without terminator: closed, no reply" "" \
+check "n command without terminator in 4104 bytes: closed, no reply" "" \
+	"$({ printf n; head -c 5000 /dev/zero | tr '\0' 'A'; } | $CLIENT $SOCK raw | vis)"
+check "legacy command without terminator: taken as it is, like clamd" "UNKNOWN COMMAND" \
 	"$(head -c 5000 /dev/zero | tr '\0' 'A' | $CLIENT $SOCK raw | vis)"
 check "truncated stream: closed, no reply" "" \
 	"$(printf 'zINSTREAM\0\0\0\1\0abc' | $CLIENT $SOCK raw | vis)"

@@ -79,6 +79,34 @@ same_sorted "MULTISCAN, every virus" "nMULTISCAN $S/tree\n"
 same "ALLMATCHSCAN of a file" "zALLMATCHSCAN $S/tree/e2.com\0"
 same "SCAN, a clean tree" "nSCAN $S/clean\n"
 same "CONTSCAN, a clean tree (z)" "zCONTSCAN $S/clean\0"
+
+# held SOCKET BYTES: sent with no terminator, the connection kept open (as
+# python-clamd and other client libraries do); the reply within 3 s.
+held() {
+	python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(3)
+s.sendall(sys.argv[2].encode().replace(b"\\0", b"\0"))
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    out += b"<no reply within 3 s>"
+print(out.decode(errors="replace").replace("\n", "|").replace("\0", "|"))
+PY
+}
+for cmd in "PING" "VERSION" "PIN" "FOO" "IDSESSION" "SCAN $S/tree/e2.com" "SCAN $S/tree/a.txt" 'PING\0VERSION'; do
+	a=$(held "$RC/clamd.sock" "$cmd")
+	b=$(held "$D/clamd.sock" "$cmd")
+	[ "$a" = "$b" ] && ok "unterminated legacy '$cmd', connection held open: $b" ||
+		bad "unterminated legacy '$cmd'" "clamd [$a] avwarden [$b]"
+done
 same "SCAN, no such file" "nSCAN $S/none\n"
 same "SCAN, a relative path" 'nSCAN relative/path\n'
 same "SCAN, a path with a leading space" "nSCAN  $S/tree/a.txt\n"

@@ -76,9 +76,48 @@ static void test_truncated(void **state)
 	assert_int_equal(parse("", 0, &r), 0);
 	assert_int_equal(parse("zPIN", 4, &r), 0);
 	assert_int_equal(parse("nPING", 5, &r), 0);
-	assert_int_equal(parse("PING", 4, &r), 0);
-	/* A z command is not ended by a newline. */
+	/* A z command is not ended by a newline, an n command not by a NUL. */
 	assert_int_equal(parse("zPING\n", 6, &r), 0);
+	assert_int_equal(parse("nPING\0", 6, &r), 0);
+}
+
+/* clamd's legacy framing: no prefix, and what has arrived is the command
+ * at once, up to the first '\n' or '\0' (python-clamd and other client
+ * libraries send "PING" and wait). */
+static void test_legacy_unterminated(void **state)
+{
+	struct sup_cmd_req r;
+
+	(void)state;
+	assert_int_equal(parse("PING", 4, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_PING);
+	assert_true(r.legacy);
+	assert_int_equal(r.delim, '\n');
+	assert_int_equal(r.consumed, 4);
+	assert_int_equal(parse("VERSION", 7, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_VERSION);
+	assert_int_equal(parse("PIN", 3, &r), 1);  /* a prefix is not waited for */
+	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
+	assert_int_equal(parse("SCAN /tmp/x", 11, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_SCAN);
+	assert_int_equal(r.arg_len, 6);
+	assert_int_equal(parse("PING\r", 5, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_PING);
+	/* A NUL ends a legacy command too; what follows is not part of it. */
+	assert_int_equal(parse("PING\0VERSION", 12, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_PING);
+	assert_int_equal(r.consumed, 5);
+	assert_int_equal(parse("SCAN /a\0b\n", 10, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_SCAN);
+	assert_int_equal(r.arg_len, 2);
+	/* Legacy IDSESSION and INSTREAM are unknown to clamd, unterminated too;
+	 * FILDES is taken in the z and n forms only. */
+	assert_int_equal(parse("FILDES", 6, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
+	assert_int_equal(parse("IDSESSION", 9, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
+	assert_int_equal(parse("INSTREAM", 8, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
 }
 
 static void test_oversized(void **state)
@@ -314,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_unknown_and_malformed),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_legacy_unterminated),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_back_to_back),
 		cmocka_unit_test(test_stream_all_at_once),
