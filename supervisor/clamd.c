@@ -60,6 +60,9 @@ int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
 		const char *nul = memchr(buf, '\0', len);
 		if (nul != NULL && (t == NULL || nul < t))
 			t = nul;
+		/* past the limit it is cut there, as clamd does */
+		if (t != NULL && (size_t)(t - buf) + 1 > SUP_CLAMD_CMD_MAX)
+			t = NULL;
 	}
 	if (t == NULL && legacy) {
 		/* ...and without either, what has arrived is the command, at
@@ -67,7 +70,7 @@ int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
 		 * legacy FILDES, which waits for its descriptor, is not taken
 		 * here: FILDES needs the z or n form.) */
 		end = len < SUP_CLAMD_CMD_MAX ? len : SUP_CLAMD_CMD_MAX;
-		req->consumed = len;
+		req->consumed = end;
 	} else if (t == NULL) {
 		return len >= SUP_CLAMD_CMD_MAX ? -1 : 0;
 	} else {

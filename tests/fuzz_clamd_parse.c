@@ -148,18 +148,33 @@ static void check_command(const uint8_t *buf, size_t len, const struct sup_cmd_r
 	CHECK(r->legacy == 0 || r->legacy == 1, "legacy %d", r->legacy);
 	CHECK(r->cmd == SUP_CMD_UNKNOWN || known_index(r->cmd) >= 0, "cmd %d is not a sup_cmd", (int)r->cmd);
 
-	/* The framing the header describes: "zCMD\0", "nCMD\n", "CMD\n". */
+	/* The framing the header describes: "zCMD\0", "nCMD\n"; legacy "CMD"
+	 * ends at the first '\n' or '\0', or is whatever has arrived. */
 	legacy = !(buf[0] == 'z' || buf[0] == 'n');
 	term = buf[0] == 'z' ? '\0' : '\n';
 	start = legacy ? 0 : 1;
 	CHECK(r->legacy == legacy, "legacy %d for first byte 0x%02x", r->legacy, buf[0]);
 	CHECK(r->delim == term, "delim 0x%02x for first byte 0x%02x", (unsigned char)r->delim, buf[0]);
 	CHECK(r->consumed > start, "consumed %zu does not cover the prefix", r->consumed);
-	line_end = r->consumed - 1;
-	CHECK((char)buf[line_end] == term, "the line ends in 0x%02x, not its terminator", buf[line_end]);
-	/* The first terminator, not a later one. */
-	CHECK(memchr(buf + start, term, line_end - start) == NULL, "consumed %zu skips an earlier terminator",
-	    r->consumed);
+	if (legacy) {
+		const uint8_t *nl = memchr(buf, '\n', r->consumed - 1), *nul = memchr(buf, '\0', r->consumed - 1);
+		char last = (char)buf[r->consumed - 1];
+		/* The first '\n' or '\0', not a later one. */
+		CHECK(nl == NULL && nul == NULL, "consumed %zu skips an earlier terminator", r->consumed);
+		if (last == '\n' || last == '\0') {
+			line_end = r->consumed - 1;
+		} else {
+			CHECK(r->consumed == (len < SUP_CLAMD_CMD_MAX ? len : SUP_CLAMD_CMD_MAX),
+			    "unterminated legacy command of %zu bytes, %zu buffered", r->consumed, len);
+			line_end = r->consumed;
+		}
+	} else {
+		line_end = r->consumed - 1;
+		CHECK((char)buf[line_end] == term, "the line ends in 0x%02x, not its terminator", buf[line_end]);
+		/* The first terminator, not a later one. */
+		CHECK(memchr(buf + start, term, line_end - start) == NULL, "consumed %zu skips an earlier terminator",
+		    r->consumed);
+	}
 
 	/* The line as clamd sees it: trailing CR and LF chomped (clamd.c). */
 	end = line_end;
@@ -254,9 +269,11 @@ static void session(const char *whole, size_t size)
 		/* The command depends on its own bytes only ... */
 		CHECK(parse_exact(buf, r.consumed, &r2) == 1 && same_req(&r, &r2),
 		    "parsing exactly the %zu consumed bytes gave a different command", r.consumed);
-		/* ... and is not complete one byte earlier. */
-		CHECK(parse_exact(buf, r.consumed - 1, &r2) == 0, "the command was already complete at %zu bytes",
-		    r.consumed - 1);
+		/* ... and a prefixed one is not complete one byte earlier (a
+		 * legacy one is: it is taken as it arrives). */
+		if (!r.legacy)
+			CHECK(parse_exact(buf, r.consumed - 1, &r2) == 0, "the command was already complete at %zu bytes",
+			    r.consumed - 1);
 		off += r.consumed;
 		if (off == size)
 			return;
