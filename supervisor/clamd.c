@@ -57,8 +57,8 @@ int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
 	t = memchr(buf + start, term, len - start);
 	if (legacy) {
 		/* clamd's legacy framing: the first '\n' or '\0' ends it... */
-		const char *nul = memchr(buf, '\0', len);
-		if (nul != NULL && (t == NULL || nul < t))
+		const char *nul = memchr(buf, '\0', t != NULL ? (size_t)(t - buf) : len);
+		if (nul != NULL)
 			t = nul;
 		/* past the limit it is cut there, as clamd does */
 		if (t != NULL && (size_t)(t - buf) + 1 > SUP_CLAMD_CMD_MAX)
