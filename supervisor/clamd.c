@@ -20,12 +20,13 @@ static const struct {
 	{ "VERSION", SUP_CMD_VERSION, 1, ARG_NONE },
 	{ "INSTREAM", SUP_CMD_INSTREAM, 0, ARG_NONE },
 	{ "SHUTDOWN", SUP_CMD_SHUTDOWN, 1, ARG_NONE },
+	{ "QUIT", SUP_CMD_SHUTDOWN, 1, ARG_NONE },  /* clamd's old name for it */
 	{ "RELOAD", SUP_CMD_RELOAD, 1, ARG_NONE },
 	{ "VERSIONCOMMANDS", SUP_CMD_VERSIONCOMMANDS, 0, ARG_NONE },
 	{ "STATS", SUP_CMD_STATS, 0, ARG_NONE },
 	{ "IDSESSION", SUP_CMD_IDSESSION, 0, ARG_NONE },
 	{ "END", SUP_CMD_END, 0, ARG_NONE },
-	{ "FILDES", SUP_CMD_FILDES, 0, ARG_NONE },
+	{ "FILDES", SUP_CMD_FILDES, 1, ARG_NONE },
 	{ "SCAN", SUP_CMD_SCAN, 1, ARG_REQUIRED },
 	{ "CONTSCAN", SUP_CMD_CONTSCAN, 1, ARG_REQUIRED },
 	{ "MULTISCAN", SUP_CMD_MULTISCAN, 1, ARG_REQUIRED },
@@ -66,9 +67,11 @@ int sup_clamd_parse(const char *buf, size_t len, struct sup_cmd_req *req)
 	}
 	if (t == NULL && legacy) {
 		/* ...and without either, what has arrived is the command, at
-		 * once: clients that send "PING" and wait are answered. (clamd's
-		 * legacy FILDES, which waits for its descriptor, is not taken
-		 * here: FILDES needs the z or n form.) */
+		 * once: clients that send "PING" and wait are answered. Only a
+		 * bare "FILDES" waits, as clamd's does: what comes next (its
+		 * descriptor's byte) is part of it, so it is never FILDES. */
+		if (len == 6 && memcmp(buf, "FILDES", 6) == 0)
+			return 0;
 		end = len < SUP_CLAMD_CMD_MAX ? len : SUP_CLAMD_CMD_MAX;
 		req->consumed = end;
 	} else if (t == NULL) {

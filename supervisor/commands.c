@@ -182,30 +182,75 @@ static int take_passed_fd(struct sup_conn *c)
 	return own;
 }
 
-/* Descriptors nobody asked for (or past the first of a FILDES): closed at
- * once, so a client cannot pile them up in the supervisor. */
-void sup_cmd_drop_passed_fds(struct sup_conn *c)
+void sup_cmd_collect_fds(struct sup_conn *c, uint64_t start)
 {
 	while (uv_pipe_pending_count(&c->h->pipe) > 0) {
 		int fd = take_passed_fd(c);
 		if (fd < 0)
 			break;
-		close(fd);
+		if (c->nfdq == CONN_SESSION_FDS) {
+			close(fd);  /* a client cannot pile them up in the supervisor */
+			continue;
+		}
+		c->fdq[c->nfdq++] = (struct conn_fd){ .start = start, .end = c->rx, .fd = fd };
 	}
 }
 
-/* FILDES: the descriptor rides with the byte after the command. */
+void sup_cmd_drop_fds(struct sup_conn *c)
+{
+	while (c->nfdq > 0)
+		close(c->fdq[--c->nfdq].fd);
+}
+
+void sup_cmd_prune_fds(struct sup_conn *c, uint64_t upto)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < c->nfdq; i++) {
+		if (c->fdq[i].end <= upto)
+			close(c->fdq[i].fd);
+		else
+			c->fdq[kept++] = c->fdq[i];
+	}
+	c->nfdq = kept;
+}
+
+/*
+ * Like clamd: the descriptor rides on the one byte that follows FILDES, and
+ * exactly one must come with it: none, or two or more in that message (all
+ * closed unread), is "No file descriptor received". Descriptors of earlier
+ * reads that no FILDES claimed are closed; later ones are kept for the
+ * session's next commands.
+ */
 void sup_cmd_fildes_receive(struct sup_conn *c)
 {
-	int fd;
+	uint64_t at;
+	unsigned i, kept = 0, mine = 0;
+	int fd = -1;
 
-	if (uv_pipe_pending_count(&c->h->pipe) == 0)
+	if (c->cmdlen == 0)
 		return;  /* not yet */
-	fd = take_passed_fd(c);
-	sup_cmd_drop_passed_fds(c);  /* more than one: closed, unread */
+	at = c->rx - c->cmdlen;  /* the stream offset of that byte */
+	memmove(c->cmd_buf, c->cmd_buf + 1, c->cmdlen - 1);
+	c->cmdlen--;
+	for (i = 0; i < c->nfdq; i++) {
+		struct conn_fd *q = &c->fdq[i];
+		if (q->start <= at && at < q->end && mine++ == 0)
+			fd = q->fd;
+		else if (q->start > at)
+			c->fdq[kept++] = *q;
+		else
+			close(q->fd);
+	}
+	c->nfdq = kept;
+	if (mine > 1) {
+		close(fd);
+		fd = -1;
+	}
 	(void)uv_timer_stop(&c->timer);
 	if (fd < 0) {
-		sup_conn_replyf(c, "fd[-1]: Cannot receive the descriptor ERROR");
+		c->after = AFTER_CLOSE;  /* a session ends there too, as clamd's does */
+		sup_conn_replyf(c, "No file descriptor received. ERROR");
 		return;
 	}
 	start_pathscan(c, NULL, fd);
@@ -331,8 +376,7 @@ void sup_cmd_run(struct sup_conn *c, const struct sup_cmd_req *req)
 			sup_conn_replyf(c, "FILDES needs a unix socket ERROR");
 			return;
 		}
-		c->state = C_FILDES;
-		sup_cmd_fildes_receive(c);
+		c->state = C_FILDES;  /* session.c hands over the next byte */
 		return;
 	case SUP_CMD_AVWINSTREAM:
 	case SUP_CMD_INSTREAM:

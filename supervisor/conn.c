@@ -56,6 +56,7 @@ void sup_conn_close(struct sup_conn *c)
 	c->ps = NULL;
 	(void)uv_read_stop(&c->h->stream);
 	(void)uv_timer_stop(&c->timer);
+	sup_cmd_drop_fds(c);
 	uv_close(&c->h->handle, conn_closed);
 	uv_close((uv_handle_t *)&c->timer, conn_closed);
 }

@@ -25,7 +25,8 @@
 #define CONN_LINGER_MS 2000
 /* A path scan's reply is written out whenever this much has collected. */
 #define CONN_STREAM_CHUNK (64u << 10)
-/* Descriptors a session may send ahead of their FILDES commands. */
+/* Descriptors a connection holds at most: a session may send its next
+ * FILDES commands' descriptors while one scans. */
 #define CONN_SESSION_FDS 16
 
 enum conn_state {
@@ -67,6 +68,16 @@ struct sup_conn {
 	struct sup_job job;
 	int job_pending;           /* job is with the pool */
 	struct sup_pathscan *ps;   /* a path scan or FILDES under way */
+	/*
+	 * Descriptors the client passed, taken from libuv as each read brings
+	 * them, with the stream offsets [start, end) of that read: a FILDES's
+	 * descriptor is the one that came in the read holding the byte after
+	 * the command (the kernel ends a read after the first message that
+	 * carries descriptors, so a read's descriptors are one sendmsg's).
+	 */
+	uint64_t rx;               /* bytes read from the client so far */
+	struct conn_fd { uint64_t start, end; int fd; } fdq[CONN_SESSION_FDS];
+	unsigned nfdq;
 	char cmd_buf[SUP_CLAMD_CMD_MAX + 1];
 };
 
@@ -105,8 +116,15 @@ void sup_conn_arm_timer(struct sup_conn *c, uint64_t ms);
 void sup_cmd_run(struct sup_conn *c, const struct sup_cmd_req *req);
 /* INSTREAM bytes; returns how many of p it consumed. */
 size_t sup_cmd_stream_feed(struct sup_conn *c, const unsigned char *p, size_t n);
-void sup_cmd_drop_passed_fds(struct sup_conn *c);
-/* FILDES: takes the descriptor when it has come. */
+/* Takes the descriptors libuv holds into c->fdq, tagged with the read's
+ * offsets [start, c->rx). */
+void sup_cmd_collect_fds(struct sup_conn *c, uint64_t start);
+/* Closes every descriptor the connection holds, or those whose read ended
+ * at or before stream offset `upto` (their byte is gone: none can claim them). */
+void sup_cmd_drop_fds(struct sup_conn *c);
+void sup_cmd_prune_fds(struct sup_conn *c, uint64_t upto);
+/* FILDES: the byte after the command has come (cmd_buf[0]): consumes it and
+ * scans the one descriptor that came with it, or answers that none did. */
 void sup_cmd_fildes_receive(struct sup_conn *c);
 
 #endif

@@ -38,10 +38,8 @@ static void after_command(struct sup_conn *c)
 		memmove(c->cmd_buf, c->cmd_buf + used, c->cmdlen - used);
 		c->cmdlen -= used;
 	}
-	if (c->state == C_FILDES && c->cmdlen > 0) {
-		memmove(c->cmd_buf, c->cmd_buf + 1, c->cmdlen - 1);
-		c->cmdlen--;
-	}
+	if (c->state == C_FILDES)
+		sup_cmd_fildes_receive(c);
 	if (!c->session && c->state != C_CMD)
 		c->cmdlen = 0;  /* outside a session nothing follows a request */
 }
@@ -84,7 +82,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	static char sink[64];
 
 	(void)suggested;
-	if (c->state == C_CMD && c->cmdlen < SUP_CLAMD_CMD_MAX) {
+	if ((c->state == C_CMD || c->state == C_FILDES) && c->cmdlen < SUP_CLAMD_CMD_MAX) {
 		*buf = uv_buf_init(c->cmd_buf + c->cmdlen, (unsigned)(SUP_CLAMD_CMD_MAX - c->cmdlen));
 	} else if (c->state == C_SCANNING && c->session && c->cmdlen < SUP_CLAMD_CMD_MAX) {
 		/* A session's next commands, kept for after this reply. */
@@ -153,18 +151,33 @@ static void scanning_read(struct sup_conn *c, ssize_t nread)
 static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *buf);
 
 /*
- * Descriptors nobody asked for are closed, so a client cannot pile them up
- * in the supervisor; while a command may still claim one (a FILDES read,
- * or about to be), and a few for a session's next FILDES, they are kept.
+ * Descriptors come with the read that brought them (sup_cmd_collect_fds).
+ * One whose byte is already consumed can no longer be claimed and is
+ * closed; outside a session all are, once no command can claim one. A
+ * session whose next commands hold CONN_SESSION_FDS descriptors is not read
+ * further until this request is answered (conn.c reads on after a reply).
  */
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct sup_conn *c = s->data;
+	uint64_t start = c->rx;
 
+	if (!c->is_unix) {
+		conn_read_state(c, nread, buf);
+		return;
+	}
+	if (nread > 0)
+		c->rx += (uint64_t)nread;
+	sup_cmd_collect_fds(c, start);
 	conn_read_state(c, nread, buf);
-	if (c->is_unix && c->state != C_CLOSING && c->state != C_CMD && c->state != C_FILDES &&
-	    (!c->session || uv_pipe_pending_count(&c->h->pipe) > CONN_SESSION_FDS))
-		sup_cmd_drop_passed_fds(c);
+	if (c->state == C_CLOSING)
+		return;
+	if (!c->session && c->state != C_CMD && c->state != C_FILDES)
+		sup_cmd_drop_fds(c);
+	else
+		sup_cmd_prune_fds(c, c->rx - c->cmdlen);
+	if (c->session && c->nfdq == CONN_SESSION_FDS && c->state != C_CMD && c->state != C_FILDES)
+		(void)uv_read_stop(&c->h->stream);
 }
 
 static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *buf)
@@ -202,7 +215,10 @@ static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *b
 		sup_cmd_stream_feed(c, (const unsigned char *)buf->base, (size_t)nread);
 		return;
 	case C_FILDES:
+		c->cmdlen += (size_t)nread;
 		sup_cmd_fildes_receive(c);
+		if (!c->session)
+			c->cmdlen = 0;  /* outside a session nothing follows a request */
 		return;
 	default:
 		return;  /* bytes after a complete request are ignored */

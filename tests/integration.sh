@@ -147,6 +147,14 @@ DAEMON_PID=""
 check "SHUTDOWN: exit 0" 0 "$rc"
 grep -q 'info shutdown reason="SHUTDOWN command from a client"' "$D/scanner.log" &&
 	ok "SHUTDOWN logged" || bad "SHUTDOWN logged"
+# QUIT, clamd's old name for SHUTDOWN that client libraries still send,
+# unterminated as they send it.
+start main || exit 1
+check "QUIT: no reply" "" "$(printf 'QUIT' | $CLIENT $SOCK raw | vis)"
+wait "$DAEMON_PID"
+rc=$?
+DAEMON_PID=""
+check "QUIT: exit 0" 0 "$rc"
 
 ###########################################################################
 echo "# wrapper script as scanner_path"

@@ -170,6 +170,59 @@ for kind in "file $S/tree/a.txt" "file $S/tree/e2.com" "memfd $T/eicar.com" "pip
 done
 check "FILDES over TCP" "FILDES needs a unix socket ERROR|" "$(q tcp:127.0.0.1:37311 'zFILDES\0')"
 
+# fdsteps SOCKET STEP...: each STEP one sendmsg, "BYTES" or "BYTES+E,C" with
+# descriptors of the EICAR (E) and a clean (C) file attached; the reply, with
+# the daemon's own descriptor numbers masked. 3 s without EOF shows as such.
+fdsteps() {
+	python3 - "$T/eicar.com" "$S/tree/a.txt" "$@" <<'PY'
+import array, os, re, socket, sys, time
+E, C = os.open(sys.argv[1], os.O_RDONLY), os.open(sys.argv[2], os.O_RDONLY)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[3])
+s.settimeout(3)
+out = b""
+try:
+    for step in sys.argv[4:]:
+        data, _, fds = step.partition("+")
+        data = data.encode().decode("unicode_escape").encode("latin1")
+        fl = [{"E": E, "C": C}[x] for x in fds.split(",") if x]
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fl))] if fl else []
+        s.sendmsg([data], anc)
+        time.sleep(0.02)  # one message per read: clamd's framing needs it, not a sync
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    out += b"<no EOF within 3 s>"
+except (BrokenPipeError, ConnectionResetError) as e:
+    out += b"<" + type(e).__name__.encode() + b">"
+print(re.sub(rb"fd\[\d+\]", b"fd[N]", out).decode(errors="replace").replace("\0", "|").replace("\n", "~"))
+PY
+}
+same_fd() {
+	a=$(fdsteps "$RC/clamd.sock" "$@")
+	b=$(fdsteps "$D/clamd.sock" "$@")
+	n=$(printf "%s " "$@" | sed "s/\\\\/\//g")
+	[ -n "$b" ] && [ "$a" = "$b" ] && ok "FILDES $n: $b" || bad "FILDES $n" "clamd [$a] avwarden [$b]"
+}
+same_fd 'zFILDES\0' 'x+E,C'            # two descriptors count as none
+same_fd 'zFILDES\0' 'x'                # a byte without one: answered at once
+same_fd 'zFILDES\0' 'x+C'
+same_fd 'nFILDES\n' 'x+E'
+same_fd 'FILDES\n' 'x+E'               # legacy, with its newline
+same_fd 'FILDES' 'x+E'                 # legacy without: "FILDESx"
+same_fd 'zIDSESSION\0zFILDES\0' 'x+E' 'zFILDES\0' 'x+C' 'zEND\0'
+same_fd 'zIDSESSION\0zFILDES\0' 'x+E' 'zPING\0' 'zEND\0'
+same_fd 'zIDSESSION\0zFILDES\0' 'x+E,C'
+same_fd 'zIDSESSION\0zFILDES\0' 'zPING\0'  # the z of PING is the byte, with no descriptor
+# The command, its byte and the descriptor in one read (as clamdscan
+# --multiscan --fdpass often lands): the byte is the descriptor's, never the
+# start of the next command.
+same_fd 'zIDSESSION\0zFILDES\0x+E' 'zPING\0' 'zEND\0'
+same_fd 'zIDSESSION\0zFILDES\0x+E' 'zFILDES\0x+C' 'zEND\0'
+
 ###########################################################################
 echo "# sessions, malformed and truncated commands"
 r=$( { printf 'zIDSESSION\0zINSTREAM\0\0\0\0\104'; cat "$T/eicar.com";
@@ -250,7 +303,7 @@ want=$(clamscan -d "$DB" --infected --no-summary -r "$T/corpus" | sort)
 clamscan -d "$DB" --infected --no-summary -r "$T/corpus" >/dev/null
 want_rc=$?
 n=$(echo "$want" | grep -c FOUND)
-for mode in "" --stream --fdpass --multiscan; do
+for mode in "" --stream --fdpass --multiscan "--multiscan --fdpass"; do
 	got=$(clamdscan --config-file="$T/clamdscan.conf" $mode --infected --no-summary "$T/corpus" | sort)
 	clamdscan --config-file="$T/clamdscan.conf" $mode --infected --no-summary "$T/corpus" >/dev/null
 	rc=$?

@@ -110,9 +110,19 @@ static void test_legacy_unterminated(void **state)
 	assert_int_equal(parse("SCAN /a\0b\n", 10, &r), 1);
 	assert_int_equal(r.cmd, SUP_CMD_SCAN);
 	assert_int_equal(r.arg_len, 2);
-	/* Legacy IDSESSION and INSTREAM are unknown to clamd, unterminated too;
-	 * FILDES is taken in the z and n forms only. */
-	assert_int_equal(parse("FILDES", 6, &r), 1);
+	/* Legacy IDSESSION and INSTREAM are unknown to clamd, unterminated too.
+	 * Legacy FILDES needs its newline: a bare one waits for more, which
+	 * makes it another word; QUIT is SHUTDOWN's old name. */
+	assert_int_equal(parse("FILDES", 6, &r), 0);
+	assert_int_equal(parse("FILDESx", 7, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
+	assert_int_equal(parse("FILDES\n", 7, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_FILDES);
+	assert_int_equal(parse("QUIT", 4, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_SHUTDOWN);
+	assert_int_equal(parse("zQUIT\0", 6, &r), 1);
+	assert_int_equal(r.cmd, SUP_CMD_SHUTDOWN);
+	assert_int_equal(parse("zQUITX\0", 7, &r), 1);
 	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
 	assert_int_equal(parse("IDSESSION", 9, &r), 1);
 	assert_int_equal(r.cmd, SUP_CMD_UNKNOWN);
