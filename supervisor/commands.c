@@ -64,15 +64,24 @@ static void stream_complete(struct sup_conn *c)
 	sup_pool_submit(&c->job);
 }
 
+/*
+ * Past the size limit, at the chunk header that passes it. The clamd reply
+ * is clamd's, and so is what follows: the connection (a session too) closes
+ * at once, unread, so a client still sending sees it broken; some take an
+ * ERROR they cannot parse for clean, none a broken connection. avwarden's
+ * own client reads the reply after sending: there we read on a moment.
+ */
 static void stream_error(struct sup_conn *c, const char *avw, const char *clamd)
 {
-	c->after = AFTER_LINGER;
-	c->session = 0;
 	ipc_gather_put(&c->job.buf);
-	if (c->cmd == SUP_CMD_AVWINSTREAM)
+	if (c->cmd == SUP_CMD_AVWINSTREAM) {
+		c->after = AFTER_LINGER;
+		c->session = 0;
 		sup_conn_replyf(c, "avw: ERROR %d avwarden %s", IPC_CODE_TOO_LARGE, avw);
-	else
+	} else {
+		c->after = AFTER_CLOSE;
 		sup_conn_replyf(c, "%s", clamd);
+	}
 }
 
 /* Returns how many bytes of p it consumed. */

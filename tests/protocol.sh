@@ -38,11 +38,12 @@ chmod 700 "$S/private"
 
 ###########################################################################
 echo "# Debian's clamd, same database"
-start_clamd "$DB" || exit 1
+# The same INSTREAM limit on both: 2 MiB (clamd's StreamMaxLength).
+start_clamd "$DB" "StreamMaxLength 2M" || exit 1
 RC=$T/clamd
 REF=unix:$RC/clamd.sock
 
-write_conf proto "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' \
+write_conf proto "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' 'max_message_size = "2M"' \
 	"listen = { \"unix:$T/proto/clamd.sock\", \"tcp:127.0.0.1:37311\", \"tcp:[::1]:37312\",
 	  \"tcp:127.0.0.1:37313 allow=10.0.0.0/8\", \"unix:$T/proto/wire.sock wire\",
 	  \"unix:$T/proto/mta.sock mode=0660 owner=nobody group=nogroup\" }"
@@ -222,6 +223,49 @@ same_fd 'zIDSESSION\0zFILDES\0' 'zPING\0'  # the z of PING is the byte, with no 
 # start of the next command.
 same_fd 'zIDSESSION\0zFILDES\0x+E' 'zPING\0' 'zEND\0'
 same_fd 'zIDSESSION\0zFILDES\0x+E' 'zFILDES\0x+C' 'zEND\0'
+
+###########################################################################
+echo "# INSTREAM past the size limit"
+# past SOCKET FRAMING: 4 MiB in 64 KiB chunks as fast as the socket takes
+# them. clamd answers at the header that passes its limit and closes at
+# once, without reading on: the client's sending fails (a client that only
+# reads the reply after sending sees a broken connection, never a reply it
+# could take for clean).
+past() {
+	python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(b"zINSTREAM\0" if sys.argv[2] == "z" else b"nINSTREAM\n")
+sent, chunk, how = 0, b"\0" * 65536, "sent all 4 MiB"
+try:
+    while sent < 4 << 20:
+        s.sendall(struct.pack(">I", len(chunk)) + chunk)
+        sent += len(chunk)
+    s.sendall(b"\0\0\0\0")
+except (BrokenPipeError, ConnectionResetError):
+    how = "sending broken before the end"
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except ConnectionResetError:
+    pass
+print(how, out.replace(b"\0", b"|").replace(b"\n", b"~").decode())
+PY
+}
+for f in z n; do
+	a=$(past "$RC/clamd.sock" $f)
+	b=$(past "$D/clamd.sock" $f)
+	[ "$a" = "$b" ] && ok "INSTREAM ($f) past the limit: $b" || bad "INSTREAM ($f) past the limit" "clamd [$a] avwarden [$b]"
+done
+same "IDSESSION: INSTREAM past the limit, tagged, then the session closes" \
+	'zIDSESSION\0zINSTREAM\0\0\040\0\001zPING\0'
+same "INSTREAM of exactly the limit" "zINSTREAM\0\0\040\0\0$(head -c 2097152 /dev/zero | tr '\0' 'a')\0\0\0\0"
 
 ###########################################################################
 echo "# sessions, malformed and truncated commands"
