@@ -148,6 +148,11 @@ static int parse_option(char *tok, struct sup_listen_spec *o, char *err, size_t 
 {
 	if (strcmp(tok, "wire") == 0) {
 		o->wire = 1;
+	} else if (strcmp(tok, "errors=reply") == 0 || strcmp(tok, "errors=close") == 0) {
+		o->errors_close = tok[7] == 'c';
+	} else if (strncmp(tok, "errors=", 7) == 0) {
+		snprintf(err, errlen, "%s: expected errors=reply (the default) or errors=close", tok);
+		return -1;
 	} else if (o->is_unix && strncmp(tok, "mode=", 5) == 0) {
 		char *end;
 		unsigned long m = strtoul(tok + 5, &end, 8);
@@ -169,15 +174,15 @@ static int parse_option(char *tok, struct sup_listen_spec *o, char *err, size_t 
 	} else if (!o->is_unix && strncmp(tok, "allow=", 6) == 0) {
 		return parse_allow(tok + 6, o, err, errlen);
 	} else {
-		snprintf(err, errlen, "%s: unknown option (unix: mode=, owner=, group=, wire; tcp: allow=, wire)", tok);
+		snprintf(err, errlen, "%s: unknown option (unix: mode=, owner=, group=, wire, errors=; tcp: allow=, wire, errors=)", tok);
 		return -1;
 	}
 	return 0;
 }
 
 /*
- * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire]" or
- * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire]", ADDRESS IPv4 or [IPv6].
+ * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire] [errors=reply|close]" or
+ * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire] [errors=...]", ADDRESS IPv4 or [IPv6].
  */
 int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t errlen)
 {

@@ -25,10 +25,11 @@ struct sup_listen_spec {
 	struct sup_cidr allow[SUP_LISTEN_ALLOW_MAX];  /* tcp: clients allowed (none: all) */
 	unsigned nallow;
 	int wire;                 /* streams arrive in SMTP wire form (use_wire_rep) */
+	int errors_close;         /* errors=close: an error clamd never sends closes, unanswered */
 };
 /*
- * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire]" or
- * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire]". 0, or -1 with err.
+ * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire] [errors=reply|close]" or
+ * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire] [errors=reply|close]". 0, or -1 with err.
  */
 int sup_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
 struct sockaddr;

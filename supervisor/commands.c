@@ -40,6 +40,8 @@ static void job_done(struct sup_job *job, const struct sup_verdict *v)
 		n = sup_clamd_format_result(v, c->delim, line, sizeof(line));
 	if (n < 0)
 		n = snprintf(line, sizeof(line), "stream: Unspecified error ERROR%c", c->delim);
+	if (v->status == IPC_ERROR && v->engine_code >= 100 && sup_conn_own_error(c, line))
+		return;
 	sup_conn_out_tag(c);
 	if (sup_reply_bytes(&c->reply, line, (size_t)n) < 0) {
 		sup_conn_close(c);
@@ -105,10 +107,12 @@ size_t sup_cmd_stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 
 /* ---------------------------------------------------- path scans, FILDES */
 
-static void ps_line(void *ctx, const char *text)
+static void ps_line(void *ctx, const char *text, int own_error)
 {
 	struct sup_conn *c = ctx;
 
+	if (own_error && sup_conn_own_error(c, text))
+		return;  /* the scan is cancelled with the connection */
 	sup_conn_out_line(c, "%s", text);
 	if (c->state == C_SCANNING && sup_reply_pending(&c->reply) >= CONN_STREAM_CHUNK && !sup_reply_busy(&c->reply)) {
 		if (sup_reply_flush(&c->reply) < 0)
@@ -299,7 +303,8 @@ static void cmd_instream(struct sup_conn *c, const struct sup_cmd_req *req)
 	}
 	if ((rc = ipc_gather_get(&c->job.buf, S.cfg->max_message_size + SUP_INSTREAM_SLACK)) < 0) {
 		log_errx("job_buffer", "error=\"%s\"", strerror(-rc));
-		sup_conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
+		if (!sup_conn_own_error(c, "no memory for the message"))
+			sup_conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
 		return;
 	}
 	sup_instream_init(&c->is, c->job.buf.base, S.cfg->max_message_size);
@@ -315,9 +320,10 @@ static void cmd_ping(struct sup_conn *c)
 {
 	char why[160];
 
-	if (S.cfg->ping_health && !sup_pool_healthy(why, sizeof(why)))
-		sup_conn_replyf(c, "no scanner available: %s ERROR", why);
-	else
+	if (S.cfg->ping_health && !sup_pool_healthy(why, sizeof(why))) {
+		if (!sup_conn_own_error(c, why))
+			sup_conn_replyf(c, "no scanner available: %s ERROR", why);
+	} else
 		sup_conn_replyf(c, "PONG");
 }
 

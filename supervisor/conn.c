@@ -164,6 +164,16 @@ void sup_conn_send(struct sup_conn *c)
 		sup_conn_start_write_timer(c);
 }
 
+int sup_conn_own_error(struct sup_conn *c, const char *reply)
+{
+	if (!c->errors_close)
+		return 0;
+	log_info("error_closed", "listen=\"%s\" error=\"%.300s\" action=\"connection closed without a reply (errors=close)\"",
+	    c->listener, reply);
+	sup_conn_close(c);
+	return 1;
+}
+
 void sup_conn_replyf(struct sup_conn *c, const char *fmt, ...)
 {
 	char buf[4400];

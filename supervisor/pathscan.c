@@ -99,10 +99,10 @@ static void maybe_free(struct sup_pathscan *ps)
  * (its client went away, its reply ran out of memory). Returns 1 then: the
  * caller stops, and the scan is freed once nothing else holds it.
  */
-static int emit(struct sup_pathscan *ps, const char *text)
+static int emit(struct sup_pathscan *ps, const char *text, int own_error)
 {
 	ps->calling++;
-	ps->ops->line(ps->ctx, text);
+	ps->ops->line(ps->ctx, text, own_error);
 	ps->calling--;
 	ps->reported++;
 	if (!ps->cancelled)
@@ -111,7 +111,7 @@ static int emit(struct sup_pathscan *ps, const char *text)
 	return 1;
 }
 
-static int PLAT_PRINTF(2, 3) line(struct sup_pathscan *ps, const char *fmt, ...)
+static int PLAT_PRINTF(3, 4) line_as(struct sup_pathscan *ps, int own_error, const char *fmt, ...)
 {
 	char buf[IPC_NAME_MAX + 4400];
 	va_list ap;
@@ -119,8 +119,11 @@ static int PLAT_PRINTF(2, 3) line(struct sup_pathscan *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return emit(ps, buf);
+	return emit(ps, buf, own_error);
 }
+#define line(ps, ...) line_as(ps, 0, __VA_ARGS__)
+/* avwarden's own limits and failures, which clamd never reports */
+#define own_line(ps, ...) line_as(ps, 1, __VA_ARGS__)
 
 static int report_error(struct sup_pathscan *ps, const char *name, int err)
 {
@@ -129,9 +132,9 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 	if (err == -EFTYPE_AVW)
 		return line(ps, "%s: Not supported file type ERROR", name);
 	if (err == -ENOBUFS || err == -ENOMEM)
-		return line(ps, "%s: Can't allocate memory ERROR", name);
+		return own_line(ps, "%s: Can't allocate memory ERROR", name);
 	if (err == -EFBIG)
-		return line(ps, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, ps->cfg->max_message_size);
+		return own_line(ps, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, ps->cfg->max_message_size);
 	if (err == -EPERM && geteuid() != 0)
 		return line(ps, "%s: Path scans of another user's files need avwarden to run as root ERROR", name);
 	return line(ps, "%s: File path check failure: %s. ERROR", name, strerror(-err));
@@ -148,7 +151,7 @@ static int report_verdict(struct sup_pathscan *ps, const struct sup_verdict *v, 
 		ps->fnext = ps->files.n;  /* SCAN: the first virus ends it */
 	if (sup_clamd_format_path(v, name, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "%.4000s: Unspecified error ERROR", name);
-	return emit(ps, buf);
+	return emit(ps, buf, v->status == IPC_ERROR && v->engine_code >= 100);
 }
 
 /* ------------------------------------------------------- one file */
@@ -316,13 +319,13 @@ static void list_done(uv_work_t *w, int status)
 			finish(ps);
 		return;
 	}
-	if (rc == -E2BIG && line(ps, "%s: Too many files (more than %u) ERROR", ps->top, PATHSCAN_MAX_FILES))
+	if (rc == -E2BIG && own_line(ps, "%s: Too many files (more than %u) ERROR", ps->top, PATHSCAN_MAX_FILES))
 		return;
 	if (ps->top_is_dir)
 		log_info("path_scan", "uid=%d path=\"%s\" files=%zu", (int)ps->peer.uid, ps->top, ps->files.n);
 	if (start_items(ps) < 0) {
 		ps->fnext = ps->files.n;
-		if (line(ps, "%s: Can't allocate memory ERROR", ps->top))
+		if (own_line(ps, "%s: Can't allocate memory ERROR", ps->top))
 			return;
 	}
 	next(ps);

@@ -23,8 +23,9 @@
 struct sup_pathscan;
 
 struct sup_pathscan_ops {
-	/* One reply line, without session tag or delimiter. */
-	void (*line)(void *ctx, const char *text);
+	/* One reply line, without session tag or delimiter; own_error: an
+	 * error clamd never sends (sup_conn_own_error). */
+	void (*line)(void *ctx, const char *text, int own_error);
 	/* Bytes the owner has not yet written to its client. */
 	size_t (*backlog)(void *ctx);
 	/* Every file is reported. */

@@ -49,6 +49,9 @@ struct sup_conn {
 	struct sup_conn *prev, *next;
 	int is_unix;
 	int wire_listener;         /* the listener's `wire` */
+	int errors_close;          /* the listener's errors=close */
+	char listener[128];        /* its `listen` entry, for the log (the
+	                            * listener may close before the connection) */
 	uv_timer_t timer;          /* read timeouts, write timeout, linger */
 	uv_shutdown_t sreq;
 	int handles;               /* open uv handles: stream + timer */
@@ -104,6 +107,13 @@ void sup_conn_send(struct sup_conn *c);
 void sup_conn_out_tag(struct sup_conn *c);
 /* One reply line: the session tag, the text, the delimiter. */
 void sup_conn_out_line(struct sup_conn *c, const char *fmt, ...) PLAT_PRINTF(2, 3);
+/*
+ * An error clamd never sends (avwarden's own: no scanner, a worker's crash
+ * or timeout, memory, a size past a limit): on an errors=close listener the
+ * connection is closed without a reply, which every client takes for a
+ * failure, and 1 is returned; otherwise 0, and the caller replies.
+ */
+int sup_conn_own_error(struct sup_conn *c, const char *reply);
 /* One line, then the reply goes out. */
 void sup_conn_replyf(struct sup_conn *c, const char *fmt, ...) PLAT_PRINTF(2, 3);
 void sup_conn_start_write_timer(struct sup_conn *c);

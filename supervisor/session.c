@@ -192,7 +192,8 @@ static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *b
 		c->after = AFTER_LINGER;
 		c->session = 0;
 		ipc_gather_put(&c->job.buf);
-		sup_conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
+		if (!sup_conn_own_error(c, "max_message_memory reached"))
+			sup_conn_replyf(c, "stream: %s ERROR", ipc_engine_strerror(20 /* CL_EMEM */));
 		return;
 	}
 	if (c->state == C_SCANNING) {
@@ -272,6 +273,8 @@ void sup_session_open(union sup_stream *h, const struct sup_listener_info *l, co
 	c->handles = 2;
 	c->is_unix = l->is_unix;
 	c->wire_listener = l->wire;
+	c->errors_close = l->errors_close;
+	snprintf(c->listener, sizeof(c->listener), "%s", l->name);
 	if (peer != NULL) {
 		c->peer = *peer;
 		c->have_peer = 1;

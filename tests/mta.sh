@@ -11,7 +11,9 @@
 # a base64 attachment and as the plain body (550 naming the virus, never
 # accepted); with avwarden stopped, a clean mail (4xx, never accepted: no mail
 # passes unscanned); and, with avwarden's max_message_size below the mail's
-# size, a mail that gets an ERROR reply (4xx, never accepted). Exim runs with
+# size, a mail that gets an ERROR reply (4xx, never accepted); on errors=close
+# listeners, a mail the worker crashes on gets no reply at all, the
+# connection closed (4xx, never accepted). Exim runs with
 # ACL debugging to a file, which shows what it asked avwarden and what it got
 # back. Before Exim, SCAN is checked as Debian-exim directly: its own 0640
 # file is scanned, a root-only file is refused.
@@ -56,6 +58,7 @@ mta_cleanup() {
 	cleanup
 }
 trap mta_cleanup EXIT INT TERM
+[ -n "${MTA_KEEP:-}" ] && rm -rf "$MTA_KEEP"
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
@@ -305,7 +308,8 @@ run_down() {
 }
 
 # run_error NAME: avwarden runs with max_message_size = 20K; a 50 KB mail
-# gets an ERROR reply, on which Exim must defer.
+# gets an ERROR reply (or, streamed over TCP, a connection closed at the
+# limit), on which Exim must defer.
 run_error() {
 	n=$1
 	sed -e "s/^To: .*/To: bob@avwarden.test/" -e "s/^Subject: .*/Subject: $n-toolarge/" "$T/big.eml" > "$T/$n-toolarge.eml"
@@ -321,7 +325,16 @@ run_error() {
 	4[0-9][0-9]*) ok "$n: 50 KB over max_message_size: deferred ($REPLY)";;
 	*) bad "$n: 50 KB over max_message_size: deferred with 4xx" "reply [$REPLY]";;
 	esac
-	exim_said "$n" "exim's request got an ERROR reply" "$req" "$path.* ERROR"
+	if [ "$n" = unix ]; then
+		exim_said "$n" "exim's request got an ERROR reply" "$req" "$path.* ERROR"
+	# Over TCP, as clamd does, avwarden closes the stream at the limit while
+	# Exim is still sending: Exim gets the ERROR line or a broken connection.
+	elif echo "$SAID" | grep -Eq "^Malware response: .*INSTREAM size limit exceeded. ERROR\$" ||
+		tail -3 "$T/exim-$n/log/mainlog" | grep -Eq "malware acl condition: clamd .*: unable to (read from|send( file terminator)? to) socket"; then
+		ok "$n: exim got the ERROR line or a broken connection"
+	else
+		bad "$n: exim got the ERROR line or a broken connection" "$SAID $(tail -2 "$T/exim-$n/log/mainlog")"
+	fi
 	never_accepted "$n" "$n-toolarge" "$n: 50 KB over max_message_size: never accepted nor delivered"
 }
 
@@ -367,6 +380,36 @@ avw_conf 'max_message_size = "20K"'
 start mta || exit 1
 run_error unix
 run_error tcp
+stop
+check "avwarden stopped cleanly" 0 $?
+
+###########################################################################
+echo "# errors=close: an error clamd never sends (the worker crashed on the mail) closes unanswered: deferred"
+# The test scanner crashes on any message holding EICAR (tests/fault.h).
+cat > "$T/crash-eicar.sh" <<WRAP
+#!/bin/sh
+export AVW_FAULT_SCAN=crash-eicar
+exec $B/tests/avwarden-scanner-faulty "\$@"
+WRAP
+chmod 755 "$T/crash-eicar.sh"
+write_conf mta "$T/crash-eicar.sh" "canary = false"
+sed -i "s|^listen = .*|listen = { \"unix:$D/clamd.sock errors=close\", \"tcp:127.0.0.1:$AVW_PORT errors=close\", \"unix:$D/reply.sock\" }|" "$D/avwarden.conf"
+start mta || exit 1
+check "errors=reply (the default): the crash is an ERROR reply" \
+	"stream: scanner crashed: SIGSEGV ERROR|" "$($CLIENT "unix:$D/reply.sock" instream "$T/eicar.com" | vis)"
+check "errors=close: no reply at all, the connection closed" "" "$($CLIENT "$SOCK" instream "$T/eicar.com" | vis)"
+for n in unix tcp; do
+	mail_file "$n-crash" plain
+	smtp "$n" "$n-crash"
+	case $REPLY in
+	4[0-9][0-9]*) ok "$n: connection closed instead of an ERROR: deferred ($REPLY)";;
+	*) bad "$n: connection closed instead of an ERROR: deferred with 4xx" "reply [$REPLY]";;
+	esac
+	never_accepted "$n" "$n-crash" "$n: never accepted nor delivered"
+done
+n=$(grep -c 'error_closed listen="[a-z]*:[^ ]* errors=close" error=".*scanner crashed' "$D/scanner.log")
+[ "$n" -ge 3 ] && ok "each closing logged with its listener and error ($n)" ||
+	bad "error_closed logged" "$(grep error_closed "$D/scanner.log" | head -3)"
 stop
 check "avwarden stopped cleanly" 0 $?
 
