@@ -25,9 +25,17 @@ static struct {
 	struct centry *e;
 	uint32_t *bucket;
 	uint32_t cap, nbuckets, count;
+	uint32_t alloc;        /* entries allocated: grown as they are used */
 	uint32_t head, tail;
 	uint32_t free_next;    /* entries never used yet: [free_next, cap) */
 } K;
+
+/*
+ * Memory follows use, not cache_size: an entry is ~350 bytes, so a cache
+ * sized for ten million would be 3.4 GB if allocated (and zeroed) at start.
+ * Entries and buckets start small and double as entries are first used.
+ */
+#define CACHE_FIRST 1024u
 
 int sup_cache_init(size_t capacity)
 {
@@ -37,15 +45,7 @@ int sup_cache_init(size_t capacity)
 	if (capacity > 10000000)
 		return -1;
 	K.cap = (uint32_t)capacity;
-	for (K.nbuckets = 16; K.nbuckets < 2 * K.cap; K.nbuckets *= 2)
-		;
-	K.e = calloc(K.cap, sizeof(*K.e));
-	K.bucket = malloc(K.nbuckets * sizeof(*K.bucket));
-	if (K.e == NULL || K.bucket == NULL) {
-		sup_cache_free();
-		return -1;
-	}
-	sup_cache_clear();
+	K.head = K.tail = NIL;
 	return 0;
 }
 
@@ -63,12 +63,11 @@ int sup_cache_enabled(void)
 
 void sup_cache_clear(void)
 {
-	if (K.cap == 0)
-		return;
-	for (uint32_t i = 0; i < K.nbuckets; i++)
-		K.bucket[i] = NIL;
-	memset(K.e, 0, K.cap * sizeof(*K.e));
-	K.count = 0;
+	free(K.e);
+	free(K.bucket);
+	K.e = NULL;
+	K.bucket = NULL;
+	K.alloc = K.nbuckets = K.count = 0;
 	K.head = K.tail = NIL;
 	K.free_next = 0;
 }
@@ -116,7 +115,11 @@ static void lru_push_front(uint32_t i)
 
 static uint32_t find(const unsigned char *hash, uint32_t gen, uint32_t **link)
 {
-	uint32_t *l = &K.bucket[bucket_of(hash, gen)];
+	uint32_t *l;
+
+	if (K.nbuckets == 0)
+		return NIL;
+	l = &K.bucket[bucket_of(hash, gen)];
 
 	while (*l != NIL) {
 		struct centry *c = &K.e[*l];
@@ -127,6 +130,39 @@ static uint32_t find(const unsigned char *hash, uint32_t gen, uint32_t **link)
 	if (link != NULL)
 		*link = l;
 	return *l;
+}
+
+/* Twice the entries (at most cap), and buckets for twice as many again:
+ * every live entry is chained anew (by the LRU list). */
+static int grow(void)
+{
+	uint32_t n = K.alloc == 0 ? CACHE_FIRST : K.alloc * 2, nb = 16;
+	struct centry *e;
+	uint32_t *b;
+
+	if (n > K.cap)
+		n = K.cap;
+	while (nb < 2 * n)
+		nb *= 2;
+	if ((e = realloc(K.e, (size_t)n * sizeof(*e))) == NULL)
+		return -1;
+	K.e = e;
+	K.alloc = n;
+	if (nb == K.nbuckets)
+		return 0;
+	if ((b = malloc((size_t)nb * sizeof(*b))) == NULL)
+		return -1;
+	free(K.bucket);
+	K.bucket = b;
+	K.nbuckets = nb;
+	for (uint32_t i = 0; i < nb; i++)
+		b[i] = NIL;
+	for (uint32_t i = K.head; i != NIL; i = K.e[i].next) {
+		uint32_t k = bucket_of(K.e[i].hash, K.e[i].gen);
+		K.e[i].chain = b[k];
+		b[k] = i;
+	}
+	return 0;
 }
 
 int sup_cache_lookup(const unsigned char hash[SUP_HASH_LEN], uint32_t gen, struct sup_verdict *v)
@@ -166,6 +202,8 @@ void sup_cache_insert(const unsigned char hash[SUP_HASH_LEN], uint32_t gen, cons
 		return;
 	}
 	if (K.free_next < K.cap) {
+		if (K.free_next == K.alloc && grow() < 0)
+			return;  /* no memory: this verdict is not kept */
 		i = K.free_next++;
 	} else {
 		i = K.tail;

@@ -1,7 +1,9 @@
 /*
  * tests/test_cache.c: the verdict cache (supervisor/cache.c): hits by
  * content and generation only, ERRORs never kept, least recently used
- * evicted at capacity, clear() forgets everything, capacity 0 is off.
+ * evicted at capacity, clear() forgets everything, capacity 0 is off;
+ * memory follows use: the largest cache_size costs nothing until used, and
+ * entries stay found while the table grows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../supervisor/cache.h"
 
@@ -135,6 +138,57 @@ static void test_off(void **state)
 	sup_cache_free();
 }
 
+/* Resident memory of this process, bytes. */
+static long rss(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &pages, &res), 2);
+	fclose(f);
+	return res * sysconf(_SC_PAGESIZE);
+}
+
+static void test_memory_follows_use(void **state)
+{
+	unsigned char a[SUP_HASH_LEN];
+	struct sup_verdict v = verdict(IPC_INFECTED, "Eicar"), out;
+	long before = rss();
+
+	(void)state;
+	/* The documented maximum: once 3.4 GB allocated and zeroed at start. */
+	assert_int_equal(sup_cache_init(10000000), 0);
+	key(1, a);
+	sup_cache_insert(a, 1, &v);
+	assert_true(rss() - before < (8L << 20));
+	/* Across several doublings, every entry is still found. */
+	for (unsigned i = 2; i <= 20000; i++) {
+		key(i, a);
+		sup_cache_insert(a, 1, &v);
+	}
+	assert_int_equal(sup_cache_count(), 20000);
+	for (unsigned i = 1; i <= 20000; i++) {
+		key(i, a);
+		assert_int_equal(sup_cache_lookup(a, 1, &out), 1);
+	}
+	sup_cache_free();
+	/* A capacity between two doublings: full, then least recently used out. */
+	assert_int_equal(sup_cache_init(3000), 0);
+	for (unsigned i = 1; i <= 3001; i++) {
+		key(i, a);
+		sup_cache_insert(a, 1, &v);
+	}
+	assert_int_equal(sup_cache_count(), 3000);
+	key(1, a);
+	assert_int_equal(sup_cache_lookup(a, 1, &out), 0);
+	key(3001, a);
+	assert_int_equal(sup_cache_lookup(a, 1, &out), 1);
+	key(2, a);
+	assert_int_equal(sup_cache_lookup(a, 1, &out), 1);
+	sup_cache_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_lru_eviction),
 		cmocka_unit_test(test_clear_and_update),
 		cmocka_unit_test(test_off),
+		cmocka_unit_test(test_memory_follows_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
