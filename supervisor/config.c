@@ -327,6 +327,11 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->scanner_path = xstrdup(cfg_getstr(cfg, "scanner_path"));
 	out->scanner_log = xstrdup(cfg_getstr(cfg, "scanner_log"));
 	out->user = xstrdup(cfg_getstr(cfg, "user"));
+	out->line_user = sup_conftext_key_line(text, "user");
+	out->line_scanner_path = sup_conftext_key_line(text, "scanner_path");
+	out->line_database = sup_conftext_key_line(text, "database");
+	out->line_listen = sup_conftext_key_line(text, "listen");
+	out->line_control_socket = sup_conftext_key_line(text, "control_socket");
 	out->max_concurrency = (unsigned)cfg_getint(cfg, "max_concurrency");
 	out->max_queue = (unsigned)cfg_getint(cfg, "max_queue");
 	out->timeout = (unsigned)cfg_getint(cfg, "timeout");
@@ -426,7 +431,8 @@ int sup_config_load(const char *path, struct sup_config *out, char *err, size_t 
 		sup_conftext_error(0, "syntax error");  /* only if libconfuse said nothing */
 		goto out;
 	}
-	if (copy_values(cfg, text, out) == 0 && check_consistent(cfg, text, out) == 0)
+	if (sup_conftext_check_duplicates(text) == 0 && copy_values(cfg, text, out) == 0 &&
+	    check_consistent(cfg, text, out) == 0)
 		rc = 0;
 	else
 		sup_config_free(out);
@@ -435,6 +441,15 @@ out:
 		cfg_free(cfg);
 	free(text);
 	return rc;
+}
+
+const char *sup_config_where(const char *path, int line, const char *key, char *buf, size_t len)
+{
+	if (line > 0)
+		snprintf(buf, len, "%s:%d", path, line);
+	else
+		snprintf(buf, len, "%s (%s not set: the default)", path, key);
+	return buf;
 }
 
 void sup_config_free(struct sup_config *cfg)

@@ -44,7 +44,11 @@ struct sup_config {
 	int ping_health;               /* PING fails while no scanner can serve */
 	int canary;                    /* a new generation scans the canary set first */
 	int syslog_facility;           /* LOG_MAIL etc. */
+	/* Lines that set these, for errors found after loading (0: the default) */
+	int line_user, line_scanner_path, line_database, line_listen, line_control_socket;
 };
+/* "FILE:LINE" of a key's line, or "FILE (KEY not set: the default)", into buf. */
+const char *sup_config_where(const char *path, int line, const char *key, char *buf, size_t len);
 
 /*
  * Loads path into cfg. On failure returns -1 with "FILE:LINE: message" in

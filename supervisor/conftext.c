@@ -247,6 +247,58 @@ int sup_conftext_key_line(const char *buf, const char *key)
 	return found;
 }
 
+/*
+ * A key set twice with `=` (libconfuse keeps the last silently): refused,
+ * naming both lines. `+=` appends to a list and may repeat. 0, or -1 with
+ * the error set.
+ */
+int sup_conftext_check_duplicates(const char *buf)
+{
+	struct { const char *name; size_t len; int line; } seen[128];
+	size_t nseen = 0;
+	int line = 1;
+	char quote = 0;
+
+	for (const char *p = buf; *p != '\0'; p++) {
+		if (*p == '\n')
+			line++;
+		if (quote != 0) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+				if (*p == '\n')
+					line++;
+			} else if (*p == quote) {
+				quote = 0;
+			}
+			continue;
+		}
+		if (*p == '"' || *p == '\'') {
+			quote = *p;
+			continue;
+		}
+		if (!is_word_char(*p) || (p > buf && is_word_char(p[-1])))
+			continue;
+		const char *w = p, *q;
+		while (is_word_char(p[1]))
+			p++;
+		for (q = p + 1; *q == ' ' || *q == '\t' || *q == '\r'; q++)
+			;
+		if (*q != '=')
+			continue;
+		size_t len = (size_t)(p - w) + 1;
+		for (size_t i = 0; i < nseen; i++) {
+			if (seen[i].len == len && memcmp(seen[i].name, w, len) == 0) {
+				sup_conftext_error(line, "%.*s is set twice (first on line %d): only one value can count; "
+				    "remove one of them", (int)len, w, seen[i].line);
+				return -1;
+			}
+		}
+		if (nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = (typeof(seen[0])){ w, len, line };
+	}
+	return 0;
+}
+
 /* The line of the first of two keys set in the file (0 if neither is). */
 int sup_conftext_either_line(const char *buf, const char *key1, const char *key2)
 {

@@ -20,6 +20,8 @@ void sup_conftext_error(int line, const char *fmt, ...) PLAT_PRINTF(2, 3);
 void sup_conftext_verror(int line, const char *fmt, va_list ap) PLAT_PRINTF(2, 0);
 /* The line of the last `key =` or `key +=` in a comment-free text, or 0. */
 int sup_conftext_key_line(const char *text, const char *key);
+/* A key set twice with `=`: -1 with the error naming both lines. */
+int sup_conftext_check_duplicates(const char *text);
 /* The line of the first of two keys set in the text (0 if neither is). */
 int sup_conftext_either_line(const char *text, const char *key1, const char *key2);
 

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "pool.h"
 #include "session.h"
+#include "addr.h"
 #include "sockets.h"
 
 static struct {
@@ -184,20 +185,47 @@ static void on_ready(void)
 	}
 }
 
+#define WHERE(key) sup_config_where(M.cfg_path, M.cfg.line_##key, #key, where, sizeof(where))
+
+/*
+ * The directories the unix sockets go in: a missing one is told, not
+ * failed (systemd's RuntimeDirectory= creates /run/avwarden at start; a
+ * start without it fails naming the directory).
+ */
+static void check_socket_dirs(void)
+{
+	char err[512], where[600];
+
+	for (size_t i = 0; i < M.cfg.nlisten; i++) {
+		struct sup_listen_spec sp;
+		if (sup_listen_parse(M.cfg.listen[i], &sp, err, sizeof(err)) == 0 && sp.is_unix &&
+		    sup_socket_dir_check(sp.path, err, sizeof(err)) < 0) {
+			fprintf(stderr, "avwarden: %s: note: listen: %s; a start fails unless it exists by then\n",
+			    WHERE(listen), err);
+		}
+	}
+	if (sup_socket_dir_check(M.cfg.control_socket, err, sizeof(err)) < 0)
+		fprintf(stderr, "avwarden: %s: note: control_socket: %s; a start fails unless it exists by then\n",
+		    WHERE(control_socket), err);
+}
+
 /* --check-config: everything a start would trip over, without starting. */
 static int check_config(void)
 {
+	char where[600];
 	struct stat st;
 	uid_t uid;
 	gid_t gid;
 	int bad = 0;
 
+	check_socket_dirs();
 	if (access(M.cfg.scanner_path, X_OK) < 0) {
-		fprintf(stderr, "avwarden: %s: scanner_path %s: %s\n", M.cfg_path, M.cfg.scanner_path, strerror(errno));
+		fprintf(stderr, "avwarden: %s: scanner_path %s: %s\n", WHERE(scanner_path), M.cfg.scanner_path,
+		    strerror(errno));
 		bad = 1;
 	}
 	if (stat(M.cfg.database, &st) < 0) {
-		fprintf(stderr, "avwarden: %s: database %s: %s\n", M.cfg_path, M.cfg.database, strerror(errno));
+		fprintf(stderr, "avwarden: %s: database %s: %s\n", WHERE(database), M.cfg.database, strerror(errno));
 		bad = 1;
 	}
 	if (geteuid() == 0) {
@@ -206,11 +234,11 @@ static int check_config(void)
 			fprintf(stderr, "avwarden: %s: user %s: %s (make install creates it; or: useradd --system "
 			    "--user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin %s; "
 			    "an account of its own, not nobody)\n",
-			    M.cfg_path, M.cfg.user, rc == -ENOENT ? "no such user" : strerror(-rc), M.cfg.user);
+			    WHERE(user), M.cfg.user, rc == -ENOENT ? "no such user" : strerror(-rc), M.cfg.user);
 			bad = 1;
 		} else if (uid == 0) {
 			fprintf(stderr, "avwarden: %s: user %s is root; scanners must run unprivileged\n",
-			    M.cfg_path, M.cfg.user);
+			    WHERE(user), M.cfg.user);
 			bad = 1;
 		}
 	}
@@ -278,7 +306,7 @@ static void start_handles(void)
 
 int main(int argc, char **argv)
 {
-	char err[1024];
+	char err[1024], where[600];
 	int check = 0, rc;
 
 	if ((rc = parse_options(argc, argv, &check)) >= 0)
@@ -320,10 +348,11 @@ int main(int argc, char **argv)
 
 	rc = sup_pool_init(M.loop, &M.cfg, on_ready);
 	if (rc == -ENOENT)
-		fatalx("startup", "reason=\"user %s does not exist\" fix=\"create it (useradd --system %s) or set user\"",
-		    M.cfg.user, M.cfg.user);
+		fatalx("startup", "reason=\"user %s does not exist\" where=\"%s\" fix=\"create it (useradd --system %s) or set user\"",
+		    M.cfg.user, WHERE(user), M.cfg.user);
 	if (rc == -EPERM)
-		fatalx("startup", "reason=\"user %s is root\" fix=\"scanners must run as an unprivileged user\"", M.cfg.user);
+		fatalx("startup", "reason=\"user %s is root\" where=\"%s\" fix=\"scanners must run as an unprivileged user\"",
+		    M.cfg.user, WHERE(user));
 	if (rc < 0)
 		fatalx("startup", "reason=\"%s\"", strerror(-rc));
 	log_info("start", "version=%s config=%s max_concurrency=%u timeout=%us",

@@ -147,6 +147,31 @@ static void on_connection(uv_stream_t *server, int status)
 	sup_session_open(h, &l->info, have_peer ? &peer : NULL);
 }
 
+int sup_socket_dir_check(const char *path, char *err, size_t errlen)
+{
+	char dir[108];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			snprintf(err, errlen, "cannot create socket %s: its directory %s does not exist "
+			    "(create it: install -d -m 0755 %s; under systemd, RuntimeDirectory= does)", path, dir, dir);
+		else
+			snprintf(err, errlen, "cannot create socket %s: directory %s: %s", path, dir, strerror(e));
+		return -e;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "cannot create socket %s: %s is not a directory", path, dir);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
 int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -174,6 +199,9 @@ int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode
 			close(fd);
 		(void)unlink(path);
 	}
+	/* libuv reports a missing directory as EACCES: look for ourselves. */
+	if ((rc = sup_socket_dir_check(path, err, errlen)) < 0)
+		return rc;
 	if ((rc = uv_pipe_init(loop, pipe, 0)) < 0 || (rc = uv_pipe_bind(pipe, path)) < 0) {
 		snprintf(err, errlen, "cannot bind %s: %s (does its directory exist and is it writable?)",
 		    path, uv_strerror(rc));

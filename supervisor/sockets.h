@@ -34,6 +34,9 @@ int sup_sockets_start(uv_loop_t *loop, const struct sup_config *cfg, char *err, 
 void sup_sockets_stop(void);
 void sup_sockets_free(void);
 
+/* The directory a unix socket goes in exists (libuv says EACCES for a
+ * missing one): 0, or -errno with err naming the directory and the fix. */
+int sup_socket_dir_check(const char *path, char *err, size_t errlen);
 /* A unix socket, bound and chmod'ed, refusing to steal a live one (also
  * for the control socket). 0 or -errno with err set. */
 int sup_unix_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, int mode, char *err, size_t errlen);

@@ -45,16 +45,17 @@ write_conf() {
 	d=$T/$name
 	mkdir -p "$d"
 	chmod 755 "$d"
+	# A key may be set once: an extra line replaces the default's.
 	{
-		echo "listen = { \"unix:$d/clamd.sock\" }"
-		echo "control_socket = \"$d/control.sock\""
-		echo "database = \"$B/db\""
-		echo "scanner_path = \"$scanner\""
-		echo "scanner_log = \"$d/scanner.log\""
-		echo "user = \"avwarden\""
-		echo "max_concurrency = 2"
-		echo "timeout = 10"
-		echo "max_extract_time = 5"
+		for l in "listen = { \"unix:$d/clamd.sock\" }" "control_socket = \"$d/control.sock\"" \
+			"database = \"$B/db\"" "scanner_path = \"$scanner\"" "scanner_log = \"$d/scanner.log\"" \
+			'user = "avwarden"' 'max_concurrency = 2' 'timeout = 10' 'max_extract_time = 5'; do
+			k=${l%% =*}
+			for e in "$@"; do
+				case $e in "$k "* | "$k="*) l=""; break;; esac
+			done
+			[ -n "$l" ] && echo "$l"
+		done
 		for l in "$@"; do echo "$l"; done
 	} > "$d/avwarden.conf"
 }
