@@ -41,7 +41,7 @@ SUP_CONF  := supervisor/config.c supervisor/conftext.c supervisor/addr.c
 SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervisor/cache.c supervisor/genquery.c \
 	supervisor/poison.c supervisor/gen.c supervisor/slot.c supervisor/lifecycle.c \
 	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c supervisor/canary.c supervisor/join.c
-SUP_CLIENTS := supervisor/sockets.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
+SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
 	supervisor/reply.c supervisor/clamd.c supervisor/control.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS)
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c scanner/engmap.c

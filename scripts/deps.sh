@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config libuv1-dev libclamav-dev libseccomp-dev
 libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
-clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat"
+clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat
+iproute2"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

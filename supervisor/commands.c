@@ -163,9 +163,10 @@ static void cmd_path(struct sup_conn *c, const struct sup_cmd_req *req)
 		return;
 	}
 	if (!c->have_peer)
-		/* TCP carries no credentials: nothing says what the client may read. */
-		sup_conn_replyf(c, "%s: Path scans need a unix socket (no client credentials over TCP); use INSTREAM ERROR",
-		    path);
+		/* Nothing says what the client may read: only a unix socket's
+		 * credentials or a loopback client's socket owner do. */
+		sup_conn_replyf(c, "%s: Path scans over TCP are for clients on this host's loopback whose socket owner "
+		    "the kernel reports; use INSTREAM ERROR", path);
 	else
 		start_pathscan(c, path, -1);
 	free(path);

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ static gid_t fsgid(gid_t gid)
 
 static int become(uid_t uid, gid_t gid)
 {
+	if (gid == SUP_PEER_GID_OF_UID) {
+		struct passwd pw, *pwp = NULL;
+		char buf[4096];
+		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+			return -EACCES;  /* no account: nothing to open with */
+		gid = pw.pw_gid;
+	}
 	if (geteuid() != 0)
 		return uid == geteuid() ? 0 : -EPERM;
 	fsgid(gid);

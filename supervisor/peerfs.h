@@ -16,6 +16,10 @@ struct sup_peer {
 	gid_t gid;
 	pid_t pid;
 };
+/* gid: the primary group of uid's account, looked up when a file is opened
+ * (a loopback TCP client, whose socket tells its uid only); no account
+ * opens nothing. */
+#define SUP_PEER_GID_OF_UID ((gid_t)-1)
 
 /* Not a regular file or directory: clamd's "Not supported file type". */
 #define EFTYPE_AVW 1001

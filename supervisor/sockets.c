@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../platform/plat.h"
+#include "peertcp.h"
 #include "session.h"
 
 /* Connections the kernel queues for us before accept(). */
@@ -143,6 +144,8 @@ static void on_connection(uv_stream_t *server, int status)
 	} else if (tcp_checked(l, h) < 0) {
 		uv_close(&h->handle, free_handle);
 		return;
+	} else if (uv_fileno(&h->handle, &fd) == 0 && sup_tcp_peer_owner(fd, &peer) == 0) {
+		have_peer = 1;  /* a loopback client: its socket's owner, for path scans */
 	}
 	sup_session_open(h, &l->info, have_peer ? &peer : NULL);
 }

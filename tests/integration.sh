@@ -223,7 +223,23 @@ check "--check-config on a good file" "$T/main/avwarden.conf: OK" "$("$B/avwarde
 # The shipped example parses, and is valid once pointed at this machine.
 sed -e "s|^scanner_path = .*|scanner_path = \"$B/avwarden-scanner\"|" -e "s|^database = .*|database = \"$B/db\"|" \
 	"$ROOT/etc/avwarden.conf.example" > "$T/example.conf"
+# Its sockets go in /run/avwarden, which systemd creates at start: noted.
+out=$("$B/avwarden" -c "$T/example.conf" --check-config 2>&1)
+rc=$?
+case "$out" in
+*"example.conf:"[0-9]*": note: listen: cannot create socket /run/avwarden/clamd.sock: its directory /run/avwarden does not exist (create it: install -d"*"$T/example.conf: OK")
+	[ -d /run/avwarden ] || { check "etc/avwarden.conf.example: missing socket directory noted, not failed" 0 "$rc"; };;
+*) [ -d /run/avwarden ] || bad "etc/avwarden.conf.example: missing socket directory noted" "$out";;
+esac
+sed -i "s|/run/avwarden/|$T/run/|g" "$T/example.conf"
+mkdir -p "$T/run"
 check "etc/avwarden.conf.example is valid" "$T/example.conf: OK" "$("$B/avwarden" -c "$T/example.conf" --check-config 2>&1)"
+# A start without the directory fails naming it, not "permission denied".
+write_conf nodir "$B/avwarden-scanner" "listen = \"unix:$T/no/such/dir/clamd.sock\""
+out=$("$B/avwarden" -c "$T/nodir/avwarden.conf" 2>&1 </dev/null)
+case "$out" in *"cannot create socket $T/no/such/dir/clamd.sock: its directory $T/no/such/dir does not exist"*)
+	ok "unix socket in a missing directory: the start names the directory";;
+*) bad "unix socket in a missing directory: the start names the directory" "$out";; esac
 
 ###########################################################################
 echo "# scanner that cannot start"

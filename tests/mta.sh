@@ -7,6 +7,9 @@
 #         "SCAN <its spool .eml>", a file of Debian-exim's, mode 0640, which
 #         avwarden must open with Exim's credentials
 #   tcp   av_scanner = clamd:127.0.0.1 <port>            Exim sends zINSTREAM
+#   tcplocal  av_scanner = clamd:127.0.0.1 <port>:local  Exim sends "SCAN <spool
+#         .eml>" over TCP; avwarden opens it as the uid the kernel reports
+#         for Exim's loopback socket (sock_diag)
 # swaks sends, to each: a clean mail (250, then found in the mailbox); EICAR as
 # a base64 attachment and as the plain body (550 naming the virus, never
 # accepted); with avwarden stopped, a clean mail (4xx, never accepted: no mail
@@ -250,7 +253,7 @@ SPOOLFILE='/scan/[0-9A-Za-z-]+/[0-9A-Za-z-]+\.eml'
 # run_scans NAME: clean delivered, EICAR in two forms rejected naming it.
 run_scans() {
 	n=$1
-	if [ "$n" = unix ]; then
+	if [ "$n" = unix ] || [ "$n" = tcplocal ]; then
 		req='clamd local-path scan'
 		path="$T/exim-$n/spool$SPOOLFILE: "
 		scan_desc="exim asked for a path scan (SCAN) of its spool file; reply"
@@ -358,6 +361,9 @@ esac
 echo "# exim: private daemons"
 exim_start unix "clamd:$D/clamd.sock" || { finish; exit 1; }
 exim_start tcp "clamd:127.0.0.1 $AVW_PORT" || { finish; exit 1; }
+# `local`: the scanner is on this host, so Exim sends SCAN <spool file> over
+# TCP; avwarden opens it as the owner of Exim's loopback socket.
+exim_start tcplocal "clamd:127.0.0.1 $AVW_PORT:local" || { finish; exit 1; }
 
 ###########################################################################
 echo "# unix socket: Exim sends SCAN <spool file>"
@@ -366,6 +372,10 @@ run_scans unix
 ###########################################################################
 echo "# TCP: Exim sends zINSTREAM"
 run_scans tcp
+
+###########################################################################
+echo "# TCP with local: Exim sends SCAN <spool file>, opened as its socket's owner"
+run_scans tcplocal
 
 ###########################################################################
 echo "# avwarden stopped: mail is deferred, never accepted unscanned"

@@ -43,10 +43,19 @@ start_clamd "$DB" "StreamMaxLength 2M" || exit 1
 RC=$T/clamd
 REF=unix:$RC/clamd.sock
 
+# An address of this host that is not loopback, for a TCP client that is
+# not on the loopback: the first global one, else one on a dummy interface.
+GLOBAL=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+if [ -z "$GLOBAL" ]; then
+	ip link add avwtest0 type dummy && ip addr add 192.0.2.77/32 dev avwtest0 && ip link set avwtest0 up &&
+		GLOBAL=192.0.2.77 && trap 'kill -9 $CLAMD_PID 2>/dev/null; ip link del avwtest0; cleanup' EXIT
+fi
+[ -n "$GLOBAL" ] || { bad "a non-loopback address on this host" "none, and no dummy interface could be added (needs root, iproute2)"; finish; exit 1; }
+
 write_conf proto "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' 'max_message_size = "2M"' \
 	"listen = { \"unix:$T/proto/clamd.sock\", \"tcp:127.0.0.1:37311\", \"tcp:[::1]:37312\",
 	  \"tcp:127.0.0.1:37313 allow=10.0.0.0/8\", \"unix:$T/proto/wire.sock wire\",
-	  \"unix:$T/proto/mta.sock mode=0660 owner=nobody group=nogroup\" }"
+	  \"unix:$T/proto/mta.sock mode=0660 owner=nobody group=nogroup\", \"tcp:$GLOBAL:37315\" }"
 start proto || exit 1
 D=$T/proto
 
@@ -311,9 +320,22 @@ r=$(q $SOCK "zCONTSCAN $S/tree\0" | tr '|' '\n' | grep -c link.com)
 check "links inside a tree are not followed" 0 "$r"
 rm "$S/tree/link.com"
 check "a FIFO is refused, not waited on" "$S/fifo: Not supported file type ERROR|" "$(q $SOCK "zSCAN $S/fifo\0")"
-check "path scans over TCP are refused" \
-	"$S/tree/a.txt: Path scans need a unix socket (no client credentials over TCP); use INSTREAM ERROR|" \
-	"$(q tcp:127.0.0.1:37311 "zSCAN $S/tree/a.txt\0")"
+# Over loopback TCP the kernel names the client socket's owner (sock_diag):
+# path scans run as that user, as on a unix socket (Exim's `:local`).
+check "loopback TCP, root: the private file is scanned" "$S/private/secret.com: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$(q tcp:127.0.0.1:37311 "zSCAN $S/private/secret.com\0")"
+check "loopback TCP, nobody: the private file is refused" \
+	"$S/private/secret.com: File path check failure: Permission denied. ERROR|" \
+	"$(printf "zSCAN $S/private/secret.com\0" | asnobody $CLIENT tcp:127.0.0.1:37311 raw | vis)"
+check "loopback TCP, nobody: a file it can read is scanned" "$S/tree/e2.com: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
+	"$(printf "zSCAN $S/tree/e2.com\0" | asnobody $CLIENT tcp:127.0.0.1:37311 raw | vis)"
+check "IPv6 loopback, nobody: the private file is refused" \
+	"$S/private/secret.com: File path check failure: Permission denied. ERROR|" \
+	"$(printf "zSCAN $S/private/secret.com\0" | asnobody $CLIENT 'tcp:[::1]:37312' raw | vis)"
+# From any other address the owner means nothing here: refused.
+check "TCP from a non-loopback address: path scans refused" \
+	"$S/tree/a.txt: Path scans over TCP are for clients on this host's loopback whose socket owner the kernel reports; use INSTREAM ERROR|" \
+	"$(q "tcp:$GLOBAL:37315" "zSCAN $S/tree/a.txt\0")"
 
 ###########################################################################
 echo "# listeners: IPv6, allow=, mode= owner=, wire"
