@@ -22,7 +22,6 @@ demo() {
 	drc=$?
 	[ $drc -eq 0 ] || echo "EXIT $drc"
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # like CHECK EXPECTED_GLOB ACTUAL
 like() {
 	# shellcheck disable=SC2254 # the pattern is the point

@@ -1,7 +1,8 @@
 # tests/lib.sh: shared by the shell test suites (sourced, not run).
 # Provides: B (build dir), ROOT, CLIENT, CTL, T (temp dir, removed at exit),
 # ok/bad/check, vis, write_conf NAME SCANNER [LINES...], start NAME, stop,
-# wait_for, and the sample files $T/eicar.com, $T/clean.eml, $T/big.eml.
+# wait_for, free_port, listening PORT, now_ms, and the sample files
+# $T/eicar.com, $T/clean.eml, $T/big.eml.
 set -u
 B=$(cd "${1:-build}" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -127,6 +128,18 @@ wait_for() {
 		sleep 0.01
 	done
 }
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now (perl).
+free_port() {
+	perl -MIO::Socket::INET -e \
+		'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0") or die; print $s->sockport'
+}
+# listening PORT: true once something accepts connections on 127.0.0.1:PORT.
+listening() {
+	perl -MIO::Socket::INET -e \
+		'exit(IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]", Timeout => 1) ? 0 : 1)' "$1"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # start_clamd DB [clamd.conf lines...]: Debian's clamd on DB, as a reference,
 # with its socket at $T/clamd/clamd.sock; stopped at exit. 0 once it answers.

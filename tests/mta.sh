@@ -63,17 +63,6 @@ mta_cleanup() {
 trap mta_cleanup EXIT INT TERM
 [ -n "${MTA_KEEP:-}" ] && rm -rf "$MTA_KEEP"
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0") or die; print $s->sockport'
-}
-# listening PORT: true once something accepts connections on 127.0.0.1:PORT.
-listening() {
-	perl -MIO::Socket::INET -e \
-		'exit(IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]", Timeout => 1) ? 0 : 1)' "$1"
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # as_exim CMD...: runs CMD as Debian-exim, no supplementary groups (as Exim's
 # receiving process does).
 as_exim() { setpriv --reuid="$EXIM_UID" --regid="$EXIM_GID" --clear-groups "$@"; }
