@@ -164,8 +164,10 @@ int sup_instream_feed(struct sup_instream *s, const unsigned char *src, size_t n
 			return SUP_INSTREAM_DONE;  /* bytes after the end are not consumed */
 		}
 		s->fed += take;
-		if (size > s->cap - s->len)
+		if (size > s->cap - s->len) {
+			s->refused = size;
 			return SUP_INSTREAM_TOO_LARGE;
+		}
 		s->chunk_left = size;
 	}
 	return SUP_INSTREAM_MORE;

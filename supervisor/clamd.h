@@ -66,6 +66,7 @@ struct sup_instream {
 	unsigned hdr_have;
 	unsigned char hdr[4];
 	int done;
+	uint32_t refused;     /* SUP_INSTREAM_TOO_LARGE: the chunk length that passed cap */
 };
 #define SUP_INSTREAM_SLACK 4
 

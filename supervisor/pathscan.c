@@ -133,8 +133,11 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 		return line(ps, "%s: Not supported file type ERROR", name);
 	if (err == -ENOBUFS || err == -ENOMEM)
 		return own_line(ps, "%s: Can't allocate memory ERROR", name);
-	if (err == -EFBIG)
+	if (err == -EFBIG) {
+		log_warnx("size_limit", "cmd=%s max_message_size=%" PRIu64 " fix=\"raise max_message_size if such "
+		    "mail is legitimate\"", ps->cmd == SUP_CMD_FILDES ? "FILDES" : "SCAN", ps->cfg->max_message_size);
 		return own_line(ps, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, ps->cfg->max_message_size);
+	}
 	if (err == -EPERM && geteuid() != 0)
 		return line(ps, "%s: Path scans of another user's files need avwarden to run as root ERROR", name);
 	return line(ps, "%s: File path check failure: %s. ERROR", name, strerror(-err));
