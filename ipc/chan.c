@@ -73,6 +73,18 @@ int ipc_result_validate(const struct ipc_result *r, uint64_t expect_seq, char *e
 		snprintf(err, errlen, "name has non-printable bytes");
 		return -1;
 	}
+	/* More names: only for a detection, each one as the first. */
+	if (r->nmore > IPC_MORE_MAX || (r->nmore > 0 && r->status != IPC_INFECTED)) {
+		snprintf(err, errlen, "%u more names for status %s", r->nmore, ipc_status_name(r->status));
+		return -1;
+	}
+	for (uint32_t i = 0; i < r->nmore; i++) {
+		const char *m = memchr(r->more[i], '\0', sizeof(r->more[i]));
+		if (m == NULL || m == r->more[i] || !ipc_printable_name(r->more[i], (size_t)(m - r->more[i]))) {
+			snprintf(err, errlen, "name %u of the matches empty, unterminated or not printable", i + 2);
+			return -1;
+		}
+	}
 	/* Engine codes are small non-negative cl_error_t values. */
 	if (r->engine_code < 0 || r->engine_code > 1000) {
 		snprintf(err, errlen, "engine code %d out of range", r->engine_code);

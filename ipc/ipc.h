@@ -25,6 +25,7 @@
 #define IPC_HOST_FD 3
 
 #define IPC_NAME_MAX 128  /* virus name, including the NUL */
+#define IPC_MORE_MAX 15   /* ALLMATCHSCAN: names after the first, at most */
 #define IPC_TEXT_MAX 512  /* log/fatal text in control messages */
 
 enum ipc_status {
@@ -164,6 +165,10 @@ struct ipc_result {
 	uint64_t scanned;      /* bytes libclamav reports scanned */
 	uint64_t scan_ns;      /* time inside libclamav, for overhead stats only */
 	char name[IPC_NAME_MAX];
+	/* IPC_JOB_ALLMATCH: the other signatures that matched, in order */
+	uint32_t nmore;
+	uint32_t pad;
+	char more[IPC_MORE_MAX][IPC_NAME_MAX];
 };
 
 /* Written by a worker's SIGSYS handler just before it dies. */
@@ -181,12 +186,17 @@ struct ipc_chan {
 	struct ipc_violation violation;
 };
 #define IPC_CHAN_SIZE 4096
+_Static_assert(sizeof(struct ipc_chan) <= IPC_CHAN_SIZE, "the channel fits its memfd");
 
 /* Job announcement: supervisor -> worker, with the job memfd attached. */
 struct ipc_job {
 	uint64_t seq;
 	uint64_t len;
+	uint32_t flags;        /* IPC_JOB_* */
+	uint32_t pad;
 };
+/* Every signature that matches, not just the first (clamd's ALLMATCHSCAN). */
+#define IPC_JOB_ALLMATCH 1u
 
 /* Creates a channel memfd, sized and initialised; returns fd or -errno. */
 int ipc_chan_create(void);

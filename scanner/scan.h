@@ -55,6 +55,10 @@ void scan_db_describe(const char *path, char *out, size_t len);
 
 /* Scans len bytes at data. Fills everything in r but seq. */
 void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, struct ipc_result *r);
+/* The same with IPC_JOB_* flags (IPC_JOB_ALLMATCH: every signature that
+ * matches, r->more after r->name). */
+void scan_buffer_flags(const struct cl_engine *engine, const void *data, size_t len, uint32_t flags,
+    struct ipc_result *r);
 
 /* Maps a libclamav outcome onto avwarden's four results. */
 void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, struct ipc_result *r);

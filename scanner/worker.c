@@ -70,7 +70,7 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
 #endif
 	uint64_t t0 = plat_now_ns();
 	scan_errors = 0;
-	scan_buffer(engine, data, job->len, r);
+	scan_buffer_flags(engine, data, job->len, job->flags, r);
 	r->scan_ns = plat_now_ns() - t0;
 	/*
 	 * libclamav goes on after it failed to create, write or open a temp

@@ -65,7 +65,7 @@ static void fanout(struct sup_job *l, const struct sup_verdict *v)
 
 int sup_join_try(struct sup_job *job, uint32_t gen)
 {
-	if (!job->have_hash || gen == 0 || job->internal)
+	if (!job->have_hash || gen == 0 || job->internal || job->allmatch)
 		return 0;
 	for (struct sup_job *l = J.leaders; l != NULL; l = l->lnext) {
 		if (l->join_gen != gen || memcmp(l->hash, job->hash, sizeof(job->hash)) != 0)
@@ -83,7 +83,7 @@ int sup_join_try(struct sup_job *job, uint32_t gen)
 
 void sup_join_lead(struct sup_job *job, uint32_t gen)
 {
-	if (!job->have_hash || gen == 0 || job->internal)
+	if (!job->have_hash || gen == 0 || job->internal || job->allmatch)
 		return;
 	job->join_gen = gen;
 	job->followers = NULL;

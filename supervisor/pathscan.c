@@ -144,9 +144,11 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 }
 
 /* A file's verdict: reported, or not (clean files inside a directory). */
-static int report_verdict(struct sup_pathscan *ps, const struct sup_verdict *v, const char *name)
+static int report_verdict(struct sup_pathscan *ps, const struct sup_job *job, const struct sup_verdict *v,
+    const char *name)
 {
 	char buf[IPC_NAME_MAX + 4400];
+	int rc;
 
 	if (v->status == IPC_CLEAN && ps->top_is_dir)
 		return 0;
@@ -154,7 +156,11 @@ static int report_verdict(struct sup_pathscan *ps, const struct sup_verdict *v, 
 		ps->fnext = ps->files.n;  /* SCAN: the first virus ends it */
 	if (sup_clamd_format_path(v, name, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "%.4000s: Unspecified error ERROR", name);
-	return emit(ps, buf, v->status == IPC_ERROR && v->engine_code >= 100);
+	rc = emit(ps, buf, v->status == IPC_ERROR && v->engine_code >= 100);
+	/* ALLMATCHSCAN: one line per signature, as clamd prints them. */
+	for (unsigned i = 0; rc == 0 && v->status == IPC_INFECTED && i < job->nmore; i++)
+		rc = line(ps, "%.4000s: %s FOUND", name, job->more[i]);
+	return rc;
 }
 
 /* ------------------------------------------------------- one file */
@@ -167,7 +173,7 @@ static void item_job_done(struct sup_job *job, const struct sup_verdict *v)
 	it->scanning = 0;
 	it->busy = 0;
 	ps->busy--;
-	if (report_verdict(ps, v, ps->files.files[it->index]))
+	if (report_verdict(ps, job, v, ps->files.files[it->index]))
 		return;
 	next(ps);
 }
@@ -223,6 +229,7 @@ static void item_read_done(uv_work_t *w, int status)
 	it->job.done = item_job_done;
 	it->job.ctx = it;
 	it->job.tag = it->index;
+	it->job.allmatch = ps->cmd == SUP_CMD_ALLMATCHSCAN;
 	it->scanning = 1;
 	sup_pool_submit(&it->job);
 }

@@ -130,6 +130,7 @@ void sup_pool_submit(struct sup_job *job)
 	job->cached = 0;
 	job->blame = 0;
 	job->have_hash = 0;
+	job->nmore = 0;
 	if (P.draining || P.closing) {
 		sup_job_error(job, IPC_CODE_UNAVAILABLE, "avwarden is shutting down");
 		return;

@@ -33,6 +33,10 @@ struct sup_job {
 	sup_job_done_cb done;
 	void *ctx;
 	size_t tag;                /* the submitter's, e.g. which file of a MULTISCAN */
+	int allmatch;              /* the submitter's: every signature that matches (ALLMATCHSCAN);
+	                            * never answered from the cache or another scan */
+	unsigned nmore;            /* the answer's: names after verdict.name, for allmatch */
+	char more[IPC_MORE_MAX][IPC_NAME_MAX];
 	/* the pool's, from here on */
 	uint64_t t_submit;         /* ns */
 	uint64_t t_dispatch;       /* ns, when a worker got it */

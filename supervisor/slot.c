@@ -207,6 +207,8 @@ static void answer_result(struct sup_slot *s)
 	v.status = (enum ipc_status)s->result.status;
 	v.engine_code = s->result.engine_code;
 	memcpy(v.name, s->result.name, sizeof(v.name));
+	job->nmore = s->result.nmore;
+	memcpy(job->more, s->result.more, sizeof(job->more[0]) * job->nmore);
 	if (v.status == IPC_ERROR)
 		snprintf(v.reason, sizeof(v.reason), "%s", ipc_engine_strerror(s->result.engine_code));
 	s->jobs++;
@@ -307,7 +309,7 @@ static void scan_timeout(uv_timer_t *t);
 static void send_job(struct sup_slot *s)
 {
 	struct sup_job *job = s->job;
-	struct ipc_job m = { .seq = ++S.next_seq, .len = job->len };
+	struct ipc_job m = { .seq = ++S.next_seq, .len = job->len, .flags = job->allmatch ? IPC_JOB_ALLMATCH : 0 };
 
 	job->t_dispatch = plat_now_ns();
 	s->seq = m.seq;
@@ -446,6 +448,10 @@ static void result_ready(struct sup_slot *s, uint64_t seq)
 	memcpy(&s->result, (const void *)&s->chan->result, sizeof(s->result));
 	if (ipc_result_validate(&s->result, s->seq, err, sizeof(err)) < 0) {
 		malformed(s, err);
+		return;
+	}
+	if (s->result.nmore > 0 && !s->job->allmatch) {
+		malformed(s, "more names than the one a job without ALLMATCHSCAN asked for");
 		return;
 	}
 	if ((S.cfg->max_jobs_per_worker > 0 && s->jobs + 1 >= S.cfg->max_jobs_per_worker) || !s->ops->serving(s)) {

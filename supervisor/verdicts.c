@@ -62,7 +62,7 @@ int sup_verdicts_ask(struct sup_job *job, uint32_t gen, struct sup_verdict *v)
 			return 1;
 		}
 	}
-	if (gen != 0 && sup_cache_enabled()) {
+	if (gen != 0 && sup_cache_enabled() && !job->allmatch) {
 		sup_verdicts_hash(job, job->buf.base);
 		if (job->have_hash && sup_cache_lookup(job->hash, gen, v)) {
 			sup_counters.cache_hits++;
@@ -92,7 +92,7 @@ void sup_verdicts_tell(struct sup_job *job, const struct sup_verdict *v, const s
 		log_poisoned(job, v);
 	/* Only the serving generation's verdicts are kept: a draining one's
 	 * signatures are already replaced. */
-	if (by != NULL && by->gen != 0 && by->serving && v->status != IPC_ERROR && job->have_hash)
+	if (by != NULL && by->gen != 0 && by->serving && v->status != IPC_ERROR && job->have_hash && !job->allmatch)
 		sup_cache_insert(job->hash, by->gen, v);
 }
 

@@ -573,6 +573,22 @@ static void a_forge_name_control(const struct attack_ctx *c, const char *arg, ch
 	forge(c, &r, c->seq);
 }
 
+/* More names than the one an INSTREAM asked for: a way to pile text into
+ * the reply of a job that is not ALLMATCHSCAN. */
+static void a_forge_more_names(const struct attack_ctx *c, const char *arg, char *out, size_t len)
+{
+	struct ipc_result r;
+
+	(void)arg, (void)out, (void)len;
+	forged(c, &r);
+	r.status = IPC_INFECTED;
+	snprintf(r.name, sizeof(r.name), "Attack.First");
+	r.nmore = 2;
+	snprintf(r.more[0], sizeof(r.more[0]), "Attack.Second");
+	snprintf(r.more[1], sizeof(r.more[1]), "Attack.Third");
+	forge(c, &r, c->seq);
+}
+
 static void a_forge_twice(const struct attack_ctx *c, const char *arg, char *out, size_t len)
 {
 	struct ipc_wrec done = { .tag = IPC_W_DONE, .u.done_seq = c->seq };
@@ -652,6 +668,7 @@ static const struct attack attacks[] = {
 	{ "forge-status", a_forge_status },
 	{ "forge-name-unterminated", a_forge_name_unterminated },
 	{ "forge-name-control", a_forge_name_control },
+	{ "forge-more-names", a_forge_more_names },
 	{ "forge-twice", a_forge_twice },
 	{ "late-violation", a_late_violation },
 };

@@ -163,7 +163,7 @@ grep -q FORGED-BY-WORKER "$D/scanner.log" "$D/stderr" && bad "write-stderr: the 
 	ok "write-stderr: the forged line reached no log (fd 2 is /dev/null)"
 
 echo "# a worker lies"
-for f in forge-seq forge-other-job forge-status forge-name-unterminated forge-name-control; do
+for f in forge-seq forge-other-job forge-status forge-name-unterminated forge-name-control forge-more-names; do
 	r=$(attack "$f")
 	case "$r" in "stream: malformed result from scanner: "*" ERROR|") ok "$f: refused, job ERROR ($r)";;
 	*) bad "$f: refused, job ERROR" "$r";; esac

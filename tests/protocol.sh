@@ -19,6 +19,12 @@ DB=$T/db
 mkdir -p "$DB"
 cp "$B/db/"* "$DB/"
 printf 'Avwarden.Test.Dot:0:*:%s\n' "$(printf '\n.AVW-DOT-SIGNATURE' | od -An -v -tx1 | tr -d ' \n')" > "$DB/dot.ndb"
+# Two signatures that match one file, for ALLMATCHSCAN.
+hexof() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+printf 'Avwarden.Test.One:0:*:%s\nAvwarden.Test.Two:0:*:%s\n' "$(hexof AVW-ALLMATCH-ONE)" "$(hexof AVW-ALLMATCH-TWO)" > "$DB/two.ndb"
+mkdir -p "$T/allmatch"
+printf 'first AVW-ALLMATCH-ONE then AVW-ALLMATCH-TWO\n' > "$T/allmatch/two.txt"
+chmod -R a+rX "$T/allmatch"
 chmod 755 "$DB"
 chmod 644 "$DB/"*
 
@@ -87,6 +93,9 @@ same "SCAN, a directory stops at the first virus" "nSCAN $S/tree\n"
 same_sorted "CONTSCAN, every virus" "nCONTSCAN $S/tree\n"
 same_sorted "MULTISCAN, every virus" "nMULTISCAN $S/tree\n"
 same "ALLMATCHSCAN of a file" "zALLMATCHSCAN $S/tree/e2.com\0"
+same "ALLMATCHSCAN: every signature that matches, one line each" "zALLMATCHSCAN $T/allmatch/two.txt\0"
+same "ALLMATCHSCAN (n): every signature that matches" "nALLMATCHSCAN $T/allmatch/two.txt\n"
+same "SCAN of the same file: the first match only" "zSCAN $T/allmatch/two.txt\0"
 same "SCAN, a clean tree" "nSCAN $S/clean\n"
 same "CONTSCAN, a clean tree (z)" "zCONTSCAN $S/clean\0"
 

@@ -100,6 +100,39 @@ static void test_validate_garbage(void **state)
 	expect_bad(&r, "out of range");
 }
 
+/* ALLMATCHSCAN's further names: a detection's only, each a name. */
+static void test_validate_more_names(void **state)
+{
+	char err[128];
+	struct ipc_result r;
+
+	(void)state;
+	r = good(IPC_INFECTED);
+	r.nmore = 2;
+	strcpy(r.more[0], "Second");
+	strcpy(r.more[1], "Third");
+	assert_int_equal(ipc_result_validate(&r, 9, err, sizeof(err)), 0);
+	r.nmore = IPC_MORE_MAX + 1;
+	expect_bad(&r, "more names");
+	r.nmore = 0xffffffffu;
+	expect_bad(&r, "more names");
+	r = good(IPC_CLEAN);
+	r.nmore = 1;
+	strcpy(r.more[0], "Second");
+	expect_bad(&r, "more names for status");
+	r = good(IPC_UNSCANNABLE);
+	r.nmore = 1;
+	strcpy(r.more[0], "Second");
+	expect_bad(&r, "more names for status");
+	r = good(IPC_INFECTED);
+	r.nmore = 1;
+	expect_bad(&r, "name 2 of the matches empty");
+	memset(r.more[0], 'A', sizeof(r.more[0]));
+	expect_bad(&r, "unterminated");
+	strcpy(r.more[0], "bad name");
+	expect_bad(&r, "not printable");
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -481,6 +514,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_good),
 		cmocka_unit_test(test_validate_garbage),
+		cmocka_unit_test(test_validate_more_names),
 		cmocka_unit_test(test_msg_roundtrip_with_fds),
 		cmocka_unit_test(test_msg_last_words_after_reset),
 		cmocka_unit_test(test_msg_malformed),
