@@ -329,7 +329,10 @@ static void print_rest(struct fc *f, FILE *out, enum sup_cc_status st, const cha
 			title(out, t);
 			wrap(out, intro);
 		}
-		snprintf(text, sizeof(text), "line %d: %s %s: %s", s->line, s->name, s->value, s->why);
+		if (st == CC_TO_KEY)
+			snprintf(text, sizeof(text), "line %d: %s %s: %s", s->line, s->name, s->value, s->key);
+		else
+			snprintf(text, sizeof(text), "line %d: %s %s: %s", s->line, s->name, s->value, s->why);
 		wrap(out, text);
 	}
 }
@@ -361,6 +364,7 @@ static void print_all(struct fc *f, FILE *out, FILE *err)
 	    "of the clamd.conf and what became of it. Options not named here have avwarden's "
 	    "defaults (see avwarden.conf(5)).");
 	fwrite(f->body_buf, 1, f->body_len, out);
+	print_rest(f, out, CC_TO_KEY, "Carried over", "clamd.conf lines and the keys above that took them:");
 	print_rest(f, out, CC_SAME, "Nothing to set: avwarden already does this",
 	    "clamd.conf lines that ask for what avwarden always does:");
 	print_rest(f, out, CC_NO_EFFECT, "No effect in clamd either", "clamd.conf lines clamd itself does not act on:");

@@ -360,7 +360,7 @@ void fc_map_limits(struct fc *f)
 	fc_comment(f, "%s: milliseconds in clamd, seconds in avwarden (rounded up).",
 	    fc_src(f, "MaxScanTime", src, sizeof(src)));
 	fc_key(f, "max_extract_time", "%u", scan_seconds(f));
-	fc_took(f, "MaxScanTime", "max_extract_time");
+	fc_took(f, "MaxScanTime", "max_extract_time (and timeout)");
 	if (msg + (16ull << 20) > (1ull << 30)) {
 		fc_size(msg + (1ull << 30), sz, sizeof(sz));
 		fc_comment(f, "A worker maps the whole message: its memory limit must exceed max_message_size.");
