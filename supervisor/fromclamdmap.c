@@ -458,8 +458,8 @@ void fc_map_logging(struct fc *f)
 	fc_key(f, "syslog_facility", "\"%s\"", avwfac);
 }
 
-/* The scanner beside this very avwarden (a build tree), else the installed one. */
-static void scanner_path(char *buf, size_t len)
+/* The scanner beside this very avwarden (a build tree: 1), else the installed one (0). */
+static int scanner_path(char *buf, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -470,10 +470,11 @@ static void scanner_path(char *buf, size_t len)
 		if ((slash = strrchr(self, '/')) != NULL) {
 			snprintf(buf, len, "%.*s/avwarden-scanner", (int)(slash - self), self);
 			if (access(buf, X_OK) == 0)
-				return;
+				return 1;
 		}
 	}
 	snprintf(buf, len, "%s", AVW_SCANNER_DEFAULT);
+	return 0;
 }
 
 void fc_map_scanners(struct fc *f)
@@ -499,9 +500,12 @@ void fc_map_scanners(struct fc *f)
 			fc_left(user, "avwarden's scanners run as user = \"avwarden\", an account of their own");
 	}
 	fc_key(f, "user", "\"avwarden\"");
-	scanner_path(path, sizeof(path));
-	fc_comment(f, "No clamd option: the scanner program%s.",
-	    access(path, X_OK) == 0 ? "" : " (not installed yet: make install puts it there)");
+	if (scanner_path(path, sizeof(path)))
+		fc_comment(f, "No clamd option: the scanner program, the one beside the avwarden that wrote "
+		    "this file (make install puts it in %s).", AVW_SCANNER_DEFAULT);
+	else
+		fc_comment(f, "No clamd option: the scanner program%s.",
+		    access(path, X_OK) == 0 ? "" : " (not installed yet: make install puts it there)");
 	fc_quote(path, q, sizeof(q));
 	fc_key(f, "scanner_path", "%s", q);
 	fc_comment(f, "No clamd option: avwardenctl's socket (mode 0600).");
