@@ -35,7 +35,7 @@
 
 /* No clamd.conf is this large; clamd's own reader takes 511 bytes a line. */
 #define CC_MAX_BYTES (1u << 20)
-#define CC_MAX_LINE 510
+#define CC_MAX_LINE 511
 
 struct reader {
 	struct sup_cc_conf *c;
@@ -212,7 +212,8 @@ static int check_value(struct reader *r, struct sup_cc_setting *s)
 		return 0;
 	if (strchr(s->value, '#') != NULL) {
 		size_t n = strlen(r->err);
-		snprintf(r->err + n, r->errlen - n, " (in clamd.conf a comment is a whole line: this # is part of the value)");
+		snprintf(r->err + n, r->errlen - n,
+		    " (in clamd.conf a comment is a whole line: this # is part of the value)");
 	}
 	return -1;
 }
@@ -314,7 +315,7 @@ int sup_cc_read(const char *path, struct sup_cc_conf *c, char *err, size_t errle
 		if (nl != NULL)
 			*nl = '\0';
 		if (strlen(p) > CC_MAX_LINE) {
-			fail(&r, "line too long: clamd reads at most %d bytes a line and would split it", CC_MAX_LINE + 1);
+			fail(&r, "line too long: clamd reads at most %d bytes a line and would split it", CC_MAX_LINE);
 			break;
 		}
 		if (one_line(&r, p, nl != NULL) < 0)

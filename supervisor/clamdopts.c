@@ -35,6 +35,8 @@
 #define DEV "a libclamav developer option; avwarden does not set it"
 #define NO_LINKS "avwarden's directory scans do not follow symbolic links"
 #define NO_PRELUDE "avwarden does not report to Prelude"
+#define NO_PARTITIONS "avwarden does not flag disk images with overlapping partitions"
+#define NO_STREAM "clamd 1.4 has no STREAM command any more (INSTREAM replaced it): nothing uses it"
 
 static const struct sup_cc_opt opts[] = {
 	/* Sockets */
@@ -47,8 +49,8 @@ static const struct sup_cc_opt opts[] = {
 	MAP("TCPAddr", CC_STRING, CC_MULTI, NULL),
 	FIX("MaxConnectionQueueLength", CC_NUMBER, "200", "128",
 	    "avwarden's listen backlog is 128 connections (max_connections caps those open at once)"),
-	IGN("StreamMinPort", CC_NUMBER, "clamd 1.4 has no STREAM command any more (INSTREAM replaced it): nothing uses it"),
-	IGN("StreamMaxPort", CC_NUMBER, "clamd 1.4 has no STREAM command any more (INSTREAM replaced it): nothing uses it"),
+	IGN("StreamMinPort", CC_NUMBER, NO_STREAM),
+	IGN("StreamMaxPort", CC_NUMBER, NO_STREAM),
 	/* Load and time */
 	MAP("MaxThreads", CC_NUMBER, 0, "10"),
 	MAP("MaxQueue", CC_NUMBER, 0, "100"),
@@ -96,7 +98,8 @@ static const struct sup_cc_opt opts[] = {
 	NONE("PidFile", CC_STRING, 0, "avwarden writes no pid file: systemd or the MTA runs it in the foreground"),
 	NONE("TemporaryDirectory", CC_STRING, 0,
 	    "avwarden's scanners unpack into a private tmpfs of their own (scanner_tmp_size)"),
-	FIX("LeaveTemporaryFiles", CC_BOOL, "no", "no", "avwarden's scanner temp space is a private tmpfs that goes with them"),
+	FIX("LeaveTemporaryFiles", CC_BOOL, "no", "no",
+	    "avwarden's scanner temp space is a private tmpfs that goes with them"),
 	FIX("Debug", CC_BOOL, "no", "no", "avwarden does not turn on libclamav's debug output"),
 	FIX("GenerateMetadataJson", CC_BOOL, "no", "no", "avwarden records no scan metadata"),
 	FIX("ExitOnOOM", CC_BOOL, "no", "no",
@@ -110,7 +113,8 @@ static const struct sup_cc_opt opts[] = {
 	NONE("VirusEvent", CC_STRING, 0,
 	    "avwarden runs no command on a detection; each is logged (scan ... verdict=INFECTED virus=NAME)"),
 	/* Path scans */
-	NONE("ExcludePath", CC_STRING, CC_MULTI, "avwarden scans every file a SCAN names, with the client's own permissions"),
+	NONE("ExcludePath", CC_STRING, CC_MULTI,
+	    "avwarden scans every file a SCAN names, with the client's own permissions"),
 	FIX("MaxDirectoryRecursion", CC_NUMBER, "15", "15", "avwarden's directory scans go 15 levels deep"),
 	FIX("FollowDirectorySymlinks", CC_BOOL, "no", "no", NO_LINKS),
 	FIX("FollowFileSymlinks", CC_BOOL, "no", "no", NO_LINKS),
@@ -159,9 +163,9 @@ static const struct sup_cc_opt opts[] = {
 	FIX("AlertPhishingCloak", CC_BOOL, "no", "no", "avwarden does not flag cloaked URLs"),
 	FIX("PhishingAlwaysBlockCloak", CC_BOOL, "no", "no",
 	    "(the old name of AlertPhishingCloak) avwarden does not flag cloaked URLs"),
-	FIX("AlertPartitionIntersection", CC_BOOL, "no", "no", "avwarden does not flag disk images with overlapping partitions"),
+	FIX("AlertPartitionIntersection", CC_BOOL, "no", "no", NO_PARTITIONS),
 	FIX("PartitionIntersection", CC_BOOL, "no", "no",
-	    "(the old name of AlertPartitionIntersection) avwarden does not flag disk images with overlapping partitions"),
+	    "(the old name of AlertPartitionIntersection) " NO_PARTITIONS),
 	FIX("HeuristicAlerts", CC_BOOL, "yes", "yes", "avwarden always runs libclamav's heuristic detections"),
 	FIX("AlgorithmicDetection", CC_BOOL, "yes", "yes",
 	    "(the old name of HeuristicAlerts) avwarden always runs libclamav's heuristic detections"),
@@ -181,7 +185,8 @@ static const struct sup_cc_opt opts[] = {
 	FIX("ScanPE", CC_BOOL, "yes", "yes", ALWAYS_PARSES("Windows executables")),
 	FIX("ScanELF", CC_BOOL, "yes", "yes", ALWAYS_PARSES("ELF executables")),
 	FIX("ScanMail", CC_BOOL, "yes", "yes", ALWAYS_PARSES("mail and its attachments")),
-	FIX("ScanPartialMessages", CC_BOOL, "no", "no", "avwarden does not reassemble mail split into message/partial parts"),
+	FIX("ScanPartialMessages", CC_BOOL, "no", "no",
+	    "avwarden does not reassemble mail split into message/partial parts"),
 	FIX("ScanHTML", CC_BOOL, "yes", "yes", ALWAYS_PARSES("HTML and scripts")),
 	FIX("ScanOLE2", CC_BOOL, "yes", "yes", ALWAYS_PARSES("OLE2 (Office) files")),
 	FIX("ScanPDF", CC_BOOL, "yes", "yes", ALWAYS_PARSES("PDF files")),

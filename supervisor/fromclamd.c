@@ -27,7 +27,7 @@ static void title(FILE *out, const char *t)
 	fputc('\n', out);
 }
 
-void fc_section(struct fc *f, const char *t)
+void sup_fc_section(struct sup_fc *f, const char *t)
 {
 	title(f->body, t);
 }
@@ -58,7 +58,7 @@ static void wrap(FILE *out, const char *text)
 		fputc('\n', out);
 }
 
-void fc_comment(struct fc *f, const char *fmt, ...)
+void sup_fc_comment(struct sup_fc *f, const char *fmt, ...)
 {
 	char text[1024];
 	va_list ap;
@@ -69,7 +69,7 @@ void fc_comment(struct fc *f, const char *fmt, ...)
 	wrap(f->body, text);
 }
 
-void fc_key(struct fc *f, const char *key, const char *fmt, ...)
+void sup_fc_key(struct sup_fc *f, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,7 +80,7 @@ void fc_key(struct fc *f, const char *key, const char *fmt, ...)
 	fputc('\n', f->body);
 }
 
-void fc_note(struct fc *f, const char *fmt, ...)
+void sup_fc_note(struct sup_fc *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,7 +90,7 @@ void fc_note(struct fc *f, const char *fmt, ...)
 	fputc('\n', f->notes);
 }
 
-int fc_fail(struct fc *f, int line, const char *fmt, ...)
+int sup_fc_fail(struct sup_fc *f, int line, const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
@@ -105,7 +105,7 @@ int fc_fail(struct fc *f, int line, const char *fmt, ...)
 	return -1;
 }
 
-struct sup_cc_setting *fc_get(const struct fc *f, const char *name)
+struct sup_cc_setting *sup_fc_get(const struct sup_fc *f, const char *name)
 {
 	return sup_cc_get(f->c, name);
 }
@@ -115,9 +115,9 @@ static int yes(const char *v)
 	return strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
-uint64_t fc_num(const struct fc *f, const char *name, int *nolimit)
+uint64_t sup_fc_num(const struct sup_fc *f, const char *name, int *nolimit)
 {
-	const struct sup_cc_setting *s = fc_get(f, name);
+	const struct sup_cc_setting *s = sup_fc_get(f, name);
 	const struct sup_cc_opt *o = sup_cc_find(name, 0);
 	uint64_t v = 0;
 
@@ -135,9 +135,9 @@ uint64_t fc_num(const struct fc *f, const char *name, int *nolimit)
 	return v;
 }
 
-const char *fc_src(const struct fc *f, const char *name, char *buf, size_t len)
+const char *sup_fc_src(const struct sup_fc *f, const char *name, char *buf, size_t len)
 {
-	const struct sup_cc_setting *s = fc_get(f, name);
+	const struct sup_cc_setting *s = sup_fc_get(f, name);
 	const struct sup_cc_opt *o = sup_cc_find(name, 0);
 
 	if (s != NULL)
@@ -149,9 +149,9 @@ const char *fc_src(const struct fc *f, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-const char *fc_at(const struct fc *f, const char *name, char *buf, size_t len)
+const char *sup_fc_at(const struct sup_fc *f, const char *name, char *buf, size_t len)
 {
-	const struct sup_cc_setting *s = fc_get(f, name);
+	const struct sup_cc_setting *s = sup_fc_get(f, name);
 
 	if (s != NULL)
 		snprintf(buf, len, "%s:%d", f->c->path, s->line);
@@ -160,7 +160,7 @@ const char *fc_at(const struct fc *f, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-void fc_took(struct fc *f, const char *name, const char *key)
+void sup_fc_took(struct sup_fc *f, const char *name, const char *key)
 {
 	for (size_t i = 0; i < f->c->n; i++) {
 		struct sup_cc_setting *s = &f->c->s[i];
@@ -177,7 +177,7 @@ static void PLAT_PRINTF(3, 0) mark(struct sup_cc_setting *s, enum sup_cc_status 
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 }
 
-void fc_left(struct sup_cc_setting *s, const char *fmt, ...)
+void sup_fc_left(struct sup_cc_setting *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -186,7 +186,7 @@ void fc_left(struct sup_cc_setting *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void fc_noeffect(struct sup_cc_setting *s, const char *fmt, ...)
+void sup_fc_noeffect(struct sup_cc_setting *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -204,7 +204,7 @@ static void PLAT_PRINTF(2, 3) same(struct sup_cc_setting *s, const char *fmt, ..
 	va_end(ap);
 }
 
-void fc_size(uint64_t v, char *buf, size_t len)
+void sup_fc_size(uint64_t v, char *buf, size_t len)
 {
 	static const char units[] = "GMK";
 
@@ -218,7 +218,7 @@ void fc_size(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
-void fc_quote(const char *s, char *buf, size_t len)
+void sup_fc_quote(const char *s, char *buf, size_t len)
 {
 	size_t o = 0;
 
@@ -258,42 +258,43 @@ static int is_avw_value(const struct sup_cc_setting *s)
 }
 
 /* Whether the option another depends on is on (BOOL) or set (others). */
-static int parent_on(const struct fc *f, const char *name)
+static int parent_on(const struct sup_fc *f, const char *name)
 {
 	const struct sup_cc_opt *o = sup_cc_find(name, 0);
 
 	if (o != NULL && o->type == CC_BOOL)
 		return sup_cc_bool(f->c, name);
-	return fc_get(f, name) != NULL;
+	return sup_fc_get(f, name) != NULL;
 }
 
 /* One line the keys did not take. */
-static void classify(struct fc *f, struct sup_cc_setting *s)
+static void classify(struct sup_fc *f, struct sup_cc_setting *s)
 {
 	const struct sup_cc_opt *o = s->opt, *near;
 
 	if (o == NULL) {
 		near = sup_cc_find(s->name, 1);
 		if (near != NULL)
-			fc_left(s, "not a clamd option: clamd's names are case sensitive (%s?) and clamd 1.4 "
+			sup_fc_left(s, "not a clamd option: clamd's names are case sensitive (%s?) and clamd 1.4 "
 			    "refuses to start with this one", near->name);
 		else
-			fc_left(s, "not a clamd option: clamd 1.4 refuses to start with it");
+			sup_fc_left(s, "not a clamd option: clamd 1.4 refuses to start with it");
 	} else if (s->first != 0) {
-		fc_noeffect(s, "given again: clamd uses the first, on line %d, and so does this conversion", s->first);
-		fc_note(f, "%s:%d: %s is given again; clamd ignores all but the first (line %d)",
+		sup_fc_noeffect(s, "given again: clamd uses the first, on line %d, and so does this conversion",
+		    s->first);
+		sup_fc_note(f, "%s:%d: %s is given again; clamd ignores all but the first (line %d)",
 		    f->c->path, s->line, s->name, s->first);
 	} else if (o->fate == CC_IGNORED) {
-		fc_noeffect(s, "%s", o->why);
+		sup_fc_noeffect(s, "%s", o->why);
 	} else if (o->only_with != NULL && !parent_on(f, o->only_with)) {
-		fc_noeffect(s, "does nothing while %s is %s", o->only_with,
+		sup_fc_noeffect(s, "does nothing while %s is %s", o->only_with,
 		    sup_cc_find(o->only_with, 0)->type == CC_BOOL ? "off" : "not set");
 	} else if (o->fate == CC_FIXED && is_avw_value(s)) {
 		same(s, "%s", o->why);
 	} else if (o->fate == CC_FIXED || o->fate == CC_NONE) {
-		fc_left(s, "%s", o->why);
+		sup_fc_left(s, "%s", o->why);
 	} else {
-		fc_left(s, "not converted (a bug in avwarden --from-clamd-conf)");
+		sup_fc_left(s, "not converted (a bug in avwarden --from-clamd-conf)");
 	}
 }
 
@@ -301,22 +302,22 @@ static void classify(struct fc *f, struct sup_cc_setting *s)
  * Where clamd's default, when the file does not set an option, differs from
  * what avwarden always does, in a way the MTA sees.
  */
-static void default_notes(struct fc *f)
+static void default_notes(struct sup_fc *f)
 {
-	if (fc_get(f, "AlertExceedsMax") == NULL && fc_get(f, "BlockMax") == NULL)
-		fc_note(f, "%s: AlertExceedsMax is not set, so clamd answered OK for content past its limits "
+	if (sup_fc_get(f, "AlertExceedsMax") == NULL && sup_fc_get(f, "BlockMax") == NULL)
+		sup_fc_note(f, "%s: AlertExceedsMax is not set, so clamd answered OK for content past its limits "
 		    "(MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles); avwarden always answers "
 		    "Heuristics.Limits.Exceeded.* FOUND, so such mail is refused now (raise max_extract_size, "
 		    "max_cumulative_extract_size, max_extract_depth, max_file_count to let more through)", f->c->path);
-	if (fc_get(f, "AlertEncrypted") == NULL && fc_get(f, "AlertEncryptedArchive") == NULL &&
-	    fc_get(f, "AlertEncryptedDoc") == NULL && fc_get(f, "ArchiveBlockEncrypted") == NULL)
-		fc_note(f, "%s: AlertEncrypted is not set, so clamd answered OK for encrypted archives and "
+	if (sup_fc_get(f, "AlertEncrypted") == NULL && sup_fc_get(f, "AlertEncryptedArchive") == NULL &&
+	    sup_fc_get(f, "AlertEncryptedDoc") == NULL && sup_fc_get(f, "ArchiveBlockEncrypted") == NULL)
+		sup_fc_note(f, "%s: AlertEncrypted is not set, so clamd answered OK for encrypted archives and "
 		    "documents it could not look into; avwarden always answers Heuristics.Encrypted.* FOUND, "
 		    "so such mail is refused now", f->c->path);
 }
 
 /* The output's closing sections: every line the keys did not take, by what became of it. */
-static void print_rest(struct fc *f, FILE *out, enum sup_cc_status st, const char *t, const char *intro)
+static void print_rest(struct sup_fc *f, FILE *out, enum sup_cc_status st, const char *t, const char *intro)
 {
 	int any = 0;
 
@@ -337,7 +338,7 @@ static void print_rest(struct fc *f, FILE *out, enum sup_cc_status st, const cha
 	}
 }
 
-static void print_notes(struct fc *f, FILE *out, FILE *err)
+static void print_notes(struct sup_fc *f, FILE *out, FILE *err)
 {
 	char *p = f->notes_buf;
 
@@ -353,7 +354,7 @@ static void print_notes(struct fc *f, FILE *out, FILE *err)
 	}
 }
 
-static void print_all(struct fc *f, FILE *out, FILE *err)
+static void print_all(struct sup_fc *f, FILE *out, FILE *err)
 {
 	unsigned n[CC_LEFT_OUT + 1] = { 0 };
 
@@ -383,17 +384,17 @@ static void print_all(struct fc *f, FILE *out, FILE *err)
 	    f->c->path, n[CC_TO_KEY], n[CC_SAME], n[CC_NO_EFFECT], n[CC_LEFT_OUT]);
 }
 
-static void convert(struct fc *f)
+static void convert(struct sup_fc *f)
 {
 	for (int i = 0; i < f->c->nnotes; i++)
-		fc_note(f, "%s", f->c->notes[i]);
-	if (fc_map_sockets(f) < 0)
+		sup_fc_note(f, "%s", f->c->notes[i]);
+	if (sup_fc_map_sockets(f) < 0)
 		return;
-	fc_map_load(f);
-	fc_map_limits(f);
-	fc_map_database(f);
-	fc_map_logging(f);
-	fc_map_scanners(f);
+	sup_fc_map_load(f);
+	sup_fc_map_limits(f);
+	sup_fc_map_database(f);
+	sup_fc_map_logging(f);
+	sup_fc_map_scanners(f);
 	for (size_t i = 0; i < f->c->n; i++)
 		if (f->c->s[i].status == CC_OPEN)
 			classify(f, &f->c->s[i]);
@@ -403,7 +404,7 @@ static void convert(struct fc *f)
 int sup_fromclamd(const char *path, FILE *out, FILE *err)
 {
 	struct sup_cc_conf c;
-	struct fc f;
+	struct sup_fc f;
 	char msg[512];
 	int rc = 1;
 

@@ -48,20 +48,20 @@ static int plain_name(const char *s)
 	return n > 0 && n < 64 && strspn(s, NAME_CHARS) == n;
 }
 
-static void socket_extras_unused(struct fc *f, const char *why)
+static void socket_extras_unused(struct sup_fc *f, const char *why)
 {
 	struct sup_cc_setting *s;
 
-	if ((s = fc_get(f, "LocalSocketMode")) != NULL)
-		fc_noeffect(s, "%s", why);
-	if ((s = fc_get(f, "LocalSocketGroup")) != NULL)
-		fc_noeffect(s, "%s", why);
+	if ((s = sup_fc_get(f, "LocalSocketMode")) != NULL)
+		sup_fc_noeffect(s, "%s", why);
+	if ((s = sup_fc_get(f, "LocalSocketGroup")) != NULL)
+		sup_fc_noeffect(s, "%s", why);
 }
 
 /* LocalSocketMode as clamd applies it: octal, read and write bits only. -1: clamd refuses it. */
-static int socket_mode(struct fc *f, unsigned *mode)
+static int socket_mode(struct sup_fc *f, unsigned *mode)
 {
-	struct sup_cc_setting *s = fc_get(f, "LocalSocketMode");
+	struct sup_cc_setting *s = sup_fc_get(f, "LocalSocketMode");
 	char *end;
 	long v;
 
@@ -71,10 +71,10 @@ static int socket_mode(struct fc *f, unsigned *mode)
 	errno = 0;
 	v = strtol(s->value, &end, 8);
 	if (*end != '\0' || errno != 0)
-		return fc_fail(f, s->line, "LocalSocketMode %s: not an octal mode; clamd refuses it too", s->value);
+		return sup_fc_fail(f, s->line, "LocalSocketMode %s: not an octal mode; clamd refuses it too", s->value);
 	*mode = (unsigned)v & 0666;
 	if ((*mode & 0600) != 0600) {
-		fc_note(f, "%s:%d: LocalSocketMode %s: avwarden also gives the socket's owner read and write: 0%03o",
+		sup_fc_note(f, "%s:%d: LocalSocketMode %s: avwarden also gives the socket's owner read and write: 0%03o",
 		    f->c->path, s->line, s->value, *mode | 0600);
 		*mode |= 0600;
 	}
@@ -82,10 +82,10 @@ static int socket_mode(struct fc *f, unsigned *mode)
 }
 
 /* LocalSocket, its mode and group, and User, who owned it: one unix entry. */
-static int unix_entry(struct fc *f, struct listen_list *l)
+static int unix_entry(struct sup_fc *f, struct listen_list *l)
 {
-	struct sup_cc_setting *ls = fc_get(f, "LocalSocket"), *grp = fc_get(f, "LocalSocketGroup");
-	struct sup_cc_setting *user = fc_get(f, "User");
+	struct sup_cc_setting *ls = sup_fc_get(f, "LocalSocket"), *grp = sup_fc_get(f, "LocalSocketGroup");
+	struct sup_cc_setting *user = sup_fc_get(f, "User");
 	char entry[160], src[200], src2[200];
 	unsigned mode;
 	int n;
@@ -95,7 +95,7 @@ static int unix_entry(struct fc *f, struct listen_list *l)
 		return 0;
 	}
 	if (ls->value[0] != '/' || strpbrk(ls->value, " \t\"'\\") != NULL || strlen(ls->value) > 99) {
-		fc_left(ls, "avwarden's listen entries take an absolute path of at most 99 bytes, "
+		sup_fc_left(ls, "avwarden's listen entries take an absolute path of at most 99 bytes, "
 		    "without blanks, quotes or backslashes");
 		socket_extras_unused(f, "LocalSocket is not carried over");
 		return 0;
@@ -103,29 +103,30 @@ static int unix_entry(struct fc *f, struct listen_list *l)
 	if (socket_mode(f, &mode) < 0)
 		return -1;
 	n = snprintf(entry, sizeof(entry), "unix:%s mode=0%03o", ls->value, mode);
-	fc_comment(f, "%s, %s.", fc_src(f, "LocalSocket", src, sizeof(src)),
-	    fc_src(f, "LocalSocketMode", src2, sizeof(src2)));
+	sup_fc_comment(f, "%s, %s.", sup_fc_src(f, "LocalSocket", src, sizeof(src)),
+	    sup_fc_src(f, "LocalSocketMode", src2, sizeof(src2)));
 	if (user != NULL && strcmp(user->value, "root") != 0 && plain_name(user->value)) {
 		n += snprintf(entry + n, sizeof(entry) - (size_t)n, " owner=%s", user->value);
 		user->status = CC_TO_KEY;
 		user->key = "listen (owner=)";
-		fc_comment(f, "clamd made the socket as its User, %s, so it owns it here too (and its group, "
+		sup_fc_comment(f, "clamd made the socket as its User, %s, so it owns it here too (and its group, "
 		    "unless LocalSocketGroup says otherwise).", user->value);
 	} else {
-		fc_comment(f, "clamd ran as root (User %s), so the socket stays root's.", user ? user->value : "not set");
+		sup_fc_comment(f, "clamd ran as root (User %s), so the socket stays root's.",
+		    user != NULL ? user->value : "not set");
 	}
 	if (grp != NULL && plain_name(grp->value)) {
 		snprintf(entry + n, sizeof(entry) - (size_t)n, " group=%s", grp->value);
-		fc_comment(f, "LocalSocketGroup %s: the socket's group.", grp->value);
-		fc_took(f, "LocalSocketGroup", "listen");
+		sup_fc_comment(f, "LocalSocketGroup %s: the socket's group.", grp->value);
+		sup_fc_took(f, "LocalSocketGroup", "listen");
 	} else if (grp != NULL) {
-		fc_left(grp, "not a group name avwarden's listen entries take");
+		sup_fc_left(grp, "not a group name avwarden's listen entries take");
 	}
-	fc_comment(f, "Its directory must exist when avwarden starts (clamd's package or systemd's socket "
+	sup_fc_comment(f, "Its directory must exist when avwarden starts (clamd's package or systemd's socket "
 	    "unit made it before; see the README, \"Switching from clamd\").");
 	add_entry(l, entry);
-	fc_took(f, "LocalSocket", "listen");
-	fc_took(f, "LocalSocketMode", "listen");
+	sup_fc_took(f, "LocalSocket", "listen");
+	sup_fc_took(f, "LocalSocketMode", "listen");
 	return 0;
 }
 
@@ -135,14 +136,15 @@ static int loopback(const char *a)
 }
 
 /* One TCPAddr, resolved now as clamd resolved it at start: an entry per address. */
-static void tcp_addr(struct fc *f, struct listen_list *l, struct sup_cc_setting *s, unsigned port)
+static void tcp_addr(struct sup_fc *f, struct listen_list *l, struct sup_cc_setting *s, unsigned port)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	char host[NI_MAXHOST], entry[160], got[400] = "";
 	int rc = getaddrinfo(s->value, NULL, &hints, &res), open = 0;
 
 	if (rc != 0) {
-		fc_left(s, "cannot resolve it now (%s); avwarden's listen entries take addresses only", gai_strerror(rc));
+		sup_fc_left(s, "cannot resolve it now (%s); avwarden's listen entries take addresses only",
+		    gai_strerror(rc));
 		return;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -157,22 +159,22 @@ static void tcp_addr(struct fc *f, struct listen_list *l, struct sup_cc_setting 
 	}
 	freeaddrinfo(res);
 	if (got[0] == '\0') {
-		fc_left(s, "resolves to no address avwarden's listen entries can take");
+		sup_fc_left(s, "resolves to no address avwarden's listen entries can take");
 		return;
 	}
-	fc_comment(f, "TCPAddr %s%s%s%s", s->value, strcmp(got, s->value) ? " (resolved now: " : "",
+	sup_fc_comment(f, "TCPAddr %s%s%s%s", s->value, strcmp(got, s->value) ? " (resolved now: " : "",
 	    strcmp(got, s->value) ? got : "", strcmp(got, s->value) ? ")" : "");
 	if (open)
-		fc_comment(f, "Any host that reaches this address can scan, RELOAD and SHUTDOWN, as with clamd: "
+		sup_fc_comment(f, "Any host that reaches this address can scan, RELOAD and SHUTDOWN, as with clamd: "
 		    "add allow=NETWORK/BITS to the entry to limit it.");
 	s->status = CC_TO_KEY;
 	s->key = "listen";
 }
 
 /* TCPSocket on each TCPAddr, or on every address as clamd does without one. */
-static void tcp_entries(struct fc *f, struct listen_list *l)
+static void tcp_entries(struct sup_fc *f, struct listen_list *l)
 {
-	struct sup_cc_setting *tcp = fc_get(f, "TCPSocket");
+	struct sup_cc_setting *tcp = sup_fc_get(f, "TCPSocket");
 	char entry[160];
 	int addrs = 0;
 
@@ -182,21 +184,21 @@ static void tcp_entries(struct fc *f, struct listen_list *l)
 			continue;
 		addrs++;
 		if (tcp == NULL)
-			fc_noeffect(s, "TCPSocket is not set");
+			sup_fc_noeffect(s, "TCPSocket is not set");
 		else if (tcp->num < 1 || tcp->num > 65535)
-			fc_noeffect(s, "TCPSocket is not carried over");
+			sup_fc_noeffect(s, "TCPSocket is not carried over");
 		else
 			tcp_addr(f, l, s, (unsigned)tcp->num);
 	}
 	if (tcp == NULL)
 		return;
 	if (tcp->num < 1 || tcp->num > 65535) {
-		fc_left(tcp, "not a TCP port (1 to 65535)");
+		sup_fc_left(tcp, "not a TCP port (1 to 65535)");
 		return;
 	}
-	fc_comment(f, "TCPSocket %s.", tcp->value);
+	sup_fc_comment(f, "TCPSocket %s.", tcp->value);
 	if (addrs == 0) {
-		fc_comment(f, "TCPAddr not set: clamd listens on every address, IPv4 and IPv6, and so does this. "
+		sup_fc_comment(f, "TCPAddr not set: clamd listens on every address, IPv4 and IPv6, and so does this. "
 		    "Any host that reaches it can scan, RELOAD and SHUTDOWN: add allow=NETWORK/BITS to the "
 		    "entries, or listen on 127.0.0.1 only.");
 		snprintf(entry, sizeof(entry), "tcp:0.0.0.0:%u", (unsigned)tcp->num);
@@ -204,22 +206,22 @@ static void tcp_entries(struct fc *f, struct listen_list *l)
 		snprintf(entry, sizeof(entry), "tcp:[::]:%u", (unsigned)tcp->num);
 		add_entry(l, entry);
 	}
-	fc_took(f, "TCPSocket", "listen");
+	sup_fc_took(f, "TCPSocket", "listen");
 }
 
-int fc_map_sockets(struct fc *f)
+int sup_fc_map_sockets(struct sup_fc *f)
 {
 	struct listen_list l = { .n = 0 };
 
-	fc_section(f, "Sockets: where the MTA connects");
+	sup_fc_section(f, "Sockets: where the MTA connects");
 	if (unix_entry(f, &l) < 0)
 		return -1;
 	tcp_entries(f, &l);
 	if (l.n == 0) {
-		fc_note(f, "%s: no LocalSocket or TCPSocket carried over (clamd then serves only a socket systemd "
+		sup_fc_note(f, "%s: no LocalSocket or TCPSocket carried over (clamd then serves only a socket systemd "
 		    "hands it, as Debian's clamav-daemon.socket: /run/clamav/clamd.ctl); listen is avwarden's "
 		    "default: set it to the socket your MTA uses", f->c->path);
-		fc_comment(f, "No socket carried over: avwarden's default. Set it to what your MTA uses.");
+		sup_fc_comment(f, "No socket carried over: avwarden's default. Set it to what your MTA uses.");
 		add_entry(&l, "unix:/run/avwarden/clamd.sock");
 	}
 	fprintf(f->body, "listen = {");
@@ -230,125 +232,128 @@ int fc_map_sockets(struct fc *f)
 }
 
 /* Seconds avwarden can take (1 to 3600) for a clamd value; 0 is "no limit" in clamd. */
-static unsigned seconds(struct fc *f, const char *name, const char *key, uint64_t v)
+static unsigned seconds(struct sup_fc *f, const char *name, const char *key, uint64_t v)
 {
+	const struct sup_cc_setting *s = sup_fc_get(f, name);
 	char at[300];
 
 	if (v == 0 || v > 3600) {
-		fc_note(f, "%s: %s %s: avwarden needs 1 to 3600 seconds; %s = 3600", fc_at(f, name, at, sizeof(at)),
-		    name, fc_get(f, name) != NULL ? fc_get(f, name)->value : "", key);
+		sup_fc_note(f, "%s: %s %s: avwarden needs 1 to 3600 seconds; %s = 3600",
+		    sup_fc_at(f, name, at, sizeof(at)), name, s != NULL ? s->value : "", key);
 		return 3600;
 	}
 	return (unsigned)v;
 }
 
-static void map_timeouts(struct fc *f)
+static void map_timeouts(struct sup_fc *f)
 {
 	char src[200];
 	int nl;
-	uint64_t rt = fc_num(f, "ReadTimeout", &nl), crt = fc_num(f, "CommandReadTimeout", &nl);
-	uint64_t sbt = fc_num(f, "SendBufTimeout", &nl);
+	uint64_t rt = sup_fc_num(f, "ReadTimeout", &nl), crt = sup_fc_num(f, "CommandReadTimeout", &nl);
+	uint64_t sbt = sup_fc_num(f, "SendBufTimeout", &nl);
 
-	fc_comment(f, "%s: seconds between reads of a stream.", fc_src(f, "ReadTimeout", src, sizeof(src)));
-	fc_key(f, "read_timeout", "%u", seconds(f, "ReadTimeout", "read_timeout", rt));
-	fc_comment(f, "%s: seconds to wait for a whole command.", fc_src(f, "CommandReadTimeout", src, sizeof(src)));
-	fc_key(f, "command_read_timeout", "%u", seconds(f, "CommandReadTimeout", "command_read_timeout", crt));
-	fc_comment(f, "%s: milliseconds clamd waited on a full send buffer; avwarden counts whole seconds "
-	    "for a reply to reach a client that does not read it.", fc_src(f, "SendBufTimeout", src, sizeof(src)));
-	fc_key(f, "write_timeout", "%u", sbt == 0 ? 1 : seconds(f, "SendBufTimeout", "write_timeout", (sbt + 999) / 1000));
-	fc_took(f, "ReadTimeout", "read_timeout");
-	fc_took(f, "CommandReadTimeout", "command_read_timeout");
-	fc_took(f, "SendBufTimeout", "write_timeout");
+	sup_fc_comment(f, "%s: seconds between reads of a stream.", sup_fc_src(f, "ReadTimeout", src, sizeof(src)));
+	sup_fc_key(f, "read_timeout", "%u", seconds(f, "ReadTimeout", "read_timeout", rt));
+	sup_fc_comment(f, "%s: seconds to wait for a whole command.",
+	    sup_fc_src(f, "CommandReadTimeout", src, sizeof(src)));
+	sup_fc_key(f, "command_read_timeout", "%u", seconds(f, "CommandReadTimeout", "command_read_timeout", crt));
+	sup_fc_comment(f, "%s: milliseconds clamd waited on a full send buffer; avwarden counts whole seconds "
+	    "for a reply to reach a client that does not read it.", sup_fc_src(f, "SendBufTimeout", src, sizeof(src)));
+	sup_fc_key(f, "write_timeout", "%u",
+	    sbt == 0 ? 1 : seconds(f, "SendBufTimeout", "write_timeout", (sbt + 999) / 1000));
+	sup_fc_took(f, "ReadTimeout", "read_timeout");
+	sup_fc_took(f, "CommandReadTimeout", "command_read_timeout");
+	sup_fc_took(f, "SendBufTimeout", "write_timeout");
 }
 
 /* MaxScanTime (milliseconds; 0: no limit) as max_extract_time's seconds, below timeout. */
-static unsigned scan_seconds(const struct fc *f)
+static unsigned scan_seconds(const struct sup_fc *f)
 {
 	int nl;
-	uint64_t ms = fc_num(f, "MaxScanTime", &nl);
+	uint64_t ms = sup_fc_num(f, "MaxScanTime", &nl);
 
 	if (ms == 0 || ms > 3590000)
 		return 3590;
 	return (unsigned)((ms + 999) / 1000);
 }
 
-void fc_map_load(struct fc *f)
+void sup_fc_map_load(struct sup_fc *f)
 {
 	char src[200];
 	int nl;
-	uint64_t th = fc_num(f, "MaxThreads", &nl), q = fc_num(f, "MaxQueue", &nl);
+	uint64_t th = sup_fc_num(f, "MaxThreads", &nl), q = sup_fc_num(f, "MaxQueue", &nl);
 	unsigned mc = th < 1 ? 1 : th > 256 ? 256 : (unsigned)th, t = scan_seconds(f) + 10;
 	uint64_t mq = q > mc ? q - mc : 0;
 
-	fc_section(f, "Load and time");
-	fc_comment(f, "%s: scans at once, a sandboxed worker each (and as many spares, forked ahead).",
-	    fc_src(f, "MaxThreads", src, sizeof(src)));
+	sup_fc_section(f, "Load and time");
+	sup_fc_comment(f, "%s: scans at once, a sandboxed worker each (and as many spares, forked ahead).",
+	    sup_fc_src(f, "MaxThreads", src, sizeof(src)));
 	if (th != mc)
-		fc_note(f, "%s: MaxThreads %llu: avwarden runs 1 to 256 scans at once; max_concurrency = %u",
-		    fc_at(f, "MaxThreads", src, sizeof(src)), (unsigned long long)th, mc);
-	fc_key(f, "max_concurrency", "%u", mc);
-	fc_comment(f, "%s counts the scans running too; avwarden's max_queue counts only those waiting "
+		sup_fc_note(f, "%s: MaxThreads %llu: avwarden runs 1 to 256 scans at once; max_concurrency = %u",
+		    sup_fc_at(f, "MaxThreads", src, sizeof(src)), (unsigned long long)th, mc);
+	sup_fc_key(f, "max_concurrency", "%u", mc);
+	sup_fc_comment(f, "%s counts the scans running too; avwarden's max_queue counts only those waiting "
 	    "(past it a request is answered at once, \"queue full\" ERROR, a tempfail).",
-	    fc_src(f, "MaxQueue", src, sizeof(src)));
-	fc_key(f, "max_queue", "%llu", (unsigned long long)(mq > 100000 ? 100000 : mq));
-	fc_comment(f, "No clamd option: avwarden itself stops a scan after timeout seconds (\"scan timed out\" "
+	    sup_fc_src(f, "MaxQueue", src, sizeof(src)));
+	sup_fc_key(f, "max_queue", "%llu", (unsigned long long)(mq > 100000 ? 100000 : mq));
+	sup_fc_comment(f, "No clamd option: avwarden itself stops a scan after timeout seconds (\"scan timed out\" "
 	    "ERROR), and a queued request waits at most that long; it must be above max_extract_time "
 	    "(MaxScanTime), so it is MaxScanTime + 10 s.%s", t + 5 > 90 ? " Under systemd, raise the unit's "
 	    "TimeoutStopSec (90 s) above timeout + 5 s, so a stop lets the last scans finish." : "");
-	fc_key(f, "timeout", "%u", t);
+	sup_fc_key(f, "timeout", "%u", t);
 	map_timeouts(f);
-	fc_took(f, "MaxThreads", "max_concurrency");
-	fc_took(f, "MaxQueue", "max_queue");
+	sup_fc_took(f, "MaxThreads", "max_concurrency");
+	sup_fc_took(f, "MaxQueue", "max_queue");
 }
 
 /* A size key: clamd's 0 ("no limit") becomes big, anything past cap (0: none) becomes cap. */
-static uint64_t size_key(struct fc *f, const char *name, const char *key, uint64_t cap, uint64_t big,
+static uint64_t size_key(struct sup_fc *f, const char *name, const char *key, uint64_t cap, uint64_t big,
     const char *what)
 {
 	char src[200], sz[32];
 	int nolimit;
-	uint64_t v = fc_num(f, name, &nolimit);
+	uint64_t v = sup_fc_num(f, name, &nolimit);
 
-	fc_comment(f, "%s: %s.", fc_src(f, name, src, sizeof(src)), what);
+	sup_fc_comment(f, "%s: %s.", sup_fc_src(f, name, src, sizeof(src)), what);
 	if (nolimit || (cap != 0 && v > cap)) {
 		v = nolimit ? big : cap;
-		fc_size(v, sz, sizeof(sz));
-		fc_comment(f, "%s; avwarden's %s goes to %s.", nolimit ? "No limit in clamd" : "Past what avwarden takes",
-		    key, sz);
-		fc_note(f, "%s: %s %s: %s; %s = \"%s\"", fc_at(f, name, src, sizeof(src)), name,
-		    fc_get(f, name)->value, nolimit ? "no limit in clamd" : "more than avwarden takes", key, sz);
+		sup_fc_size(v, sz, sizeof(sz));
+		sup_fc_comment(f, "%s; avwarden's %s goes to %s.",
+		    nolimit ? "No limit in clamd" : "Past what avwarden takes", key, sz);
+		sup_fc_note(f, "%s: %s %s: %s; %s = \"%s\"", sup_fc_at(f, name, src, sizeof(src)), name,
+		    sup_fc_get(f, name)->value, nolimit ? "no limit in clamd" : "more than avwarden takes", key, sz);
 	}
-	fc_size(v, sz, sizeof(sz));
-	fc_key(f, key, "\"%s\"", sz);
-	fc_took(f, name, key);
+	sup_fc_size(v, sz, sizeof(sz));
+	sup_fc_key(f, key, "\"%s\"", sz);
+	sup_fc_took(f, name, key);
 	return v;
 }
 
-static unsigned count_key(struct fc *f, const char *name, const char *key, unsigned cap, const char *what)
+static unsigned count_key(struct sup_fc *f, const char *name, const char *key, unsigned cap, const char *what)
 {
 	char src[200];
 	int nl;
-	uint64_t v = fc_num(f, name, &nl);
+	uint64_t v = sup_fc_num(f, name, &nl);
 
-	fc_comment(f, "%s: %s.", fc_src(f, name, src, sizeof(src)), what);
+	sup_fc_comment(f, "%s: %s.", sup_fc_src(f, name, src, sizeof(src)), what);
 	if (v == 0 || v > cap) {
-		fc_comment(f, "%s; avwarden's %s goes to %u, its largest.", v == 0 ? "No limit in clamd" : "More than "
-		    "avwarden takes", key, cap);
-		fc_note(f, "%s: %s %s: %s; %s = %u", fc_at(f, name, src, sizeof(src)), name,
-		    fc_get(f, name)->value, v == 0 ? "no limit in clamd" : "more than avwarden takes", key, cap);
+		sup_fc_comment(f, "%s; avwarden's %s goes to %u, its largest.",
+		    v == 0 ? "No limit in clamd" : "More than avwarden takes", key, cap);
+		sup_fc_note(f, "%s: %s %s: %s; %s = %u", sup_fc_at(f, name, src, sizeof(src)), name,
+		    sup_fc_get(f, name)->value, v == 0 ? "no limit in clamd" : "more than avwarden takes", key, cap);
 		v = cap;
 	}
-	fc_key(f, key, "%u", (unsigned)v);
-	fc_took(f, name, key);
+	sup_fc_key(f, key, "%u", (unsigned)v);
+	sup_fc_took(f, name, key);
 	return (unsigned)v;
 }
 
-void fc_map_limits(struct fc *f)
+void sup_fc_map_limits(struct sup_fc *f)
 {
 	char src[200], sz[32];
 	uint64_t msg;
 
-	fc_section(f, "Limits: content past them is never answered OK");
+	sup_fc_section(f, "Limits: content past them is never answered OK");
 	msg = size_key(f, "StreamMaxLength", "max_message_size", 4ull << 30, 4ull << 30,
 	    "the largest stream (INSTREAM) accepted");
 	size_key(f, "MaxFileSize", "max_extract_size", 0, 4ull << 30,
@@ -357,53 +362,54 @@ void fc_map_limits(struct fc *f)
 	    "bytes scanned per message, unpacked ones counted");
 	count_key(f, "MaxRecursion", "max_extract_depth", 100, "archives within archives");
 	count_key(f, "MaxFiles", "max_file_count", 1000000, "files per message");
-	fc_comment(f, "%s: milliseconds in clamd, seconds in avwarden (rounded up).",
-	    fc_src(f, "MaxScanTime", src, sizeof(src)));
-	fc_key(f, "max_extract_time", "%u", scan_seconds(f));
-	fc_took(f, "MaxScanTime", "max_extract_time (and timeout)");
+	sup_fc_comment(f, "%s: milliseconds in clamd, seconds in avwarden (rounded up).",
+	    sup_fc_src(f, "MaxScanTime", src, sizeof(src)));
+	sup_fc_key(f, "max_extract_time", "%u", scan_seconds(f));
+	sup_fc_took(f, "MaxScanTime", "max_extract_time (and timeout)");
 	if (msg + (16ull << 20) > (1ull << 30)) {
-		fc_size(msg + (1ull << 30), sz, sizeof(sz));
-		fc_comment(f, "A worker maps the whole message: its memory limit must exceed max_message_size.");
-		fc_key(f, "max_worker_memory", "\"%s\"", sz);
+		sup_fc_size(msg + (1ull << 30), sz, sizeof(sz));
+		sup_fc_comment(f, "A worker maps the whole message: its memory limit must exceed max_message_size.");
+		sup_fc_key(f, "max_worker_memory", "\"%s\"", sz);
 	}
 	if (msg > (2ull << 30)) {
-		fc_size(msg, sz, sizeof(sz));
-		fc_comment(f, "Memory for messages held at once, all clients: at least one message.");
-		fc_key(f, "max_message_memory", "\"%s\"", sz);
+		sup_fc_size(msg, sz, sizeof(sz));
+		sup_fc_comment(f, "Memory for messages held at once, all clients: at least one message.");
+		sup_fc_key(f, "max_message_memory", "\"%s\"", sz);
 	}
 }
 
-void fc_map_database(struct fc *f)
+void sup_fc_map_database(struct sup_fc *f)
 {
-	struct sup_cc_setting *dd = fc_get(f, "DatabaseDirectory"), *dc = fc_get(f, "DisableCache");
+	struct sup_cc_setting *dd = sup_fc_get(f, "DatabaseDirectory"), *dc = sup_fc_get(f, "DisableCache");
 	char src[200], q[300];
 	int nl;
-	uint64_t sc = fc_num(f, "SelfCheck", &nl);
+	uint64_t sc = sup_fc_num(f, "SelfCheck", &nl);
 
-	fc_section(f, "Signatures");
-	fc_comment(f, "%s.", fc_src(f, "DatabaseDirectory", src, sizeof(src)));
+	sup_fc_section(f, "Signatures");
+	sup_fc_comment(f, "%s.", sup_fc_src(f, "DatabaseDirectory", src, sizeof(src)));
 	if (dd != NULL && dd->value[0] != '/') {
-		fc_left(dd, "avwarden needs an absolute path; database stays /var/lib/clamav");
-		fc_quote("/var/lib/clamav", q, sizeof(q));
+		sup_fc_left(dd, "avwarden needs an absolute path; database stays /var/lib/clamav");
+		sup_fc_quote("/var/lib/clamav", q, sizeof(q));
 	} else {
-		fc_quote(dd != NULL ? dd->value : "/var/lib/clamav", q, sizeof(q));
-		fc_took(f, "DatabaseDirectory", "database");
+		sup_fc_quote(dd != NULL ? dd->value : "/var/lib/clamav", q, sizeof(q));
+		sup_fc_took(f, "DatabaseDirectory", "database");
 	}
-	fc_key(f, "database", "%s", q);
-	fc_comment(f, "%s: seconds between checks for a changed database (freshclam's updates), "
-	    "which then loads beside the serving one; 0: never.", fc_src(f, "SelfCheck", src, sizeof(src)));
+	sup_fc_key(f, "database", "%s", q);
+	sup_fc_comment(f, "%s: seconds between checks for a changed database (freshclam's updates), "
+	    "which then loads beside the serving one; 0: never.", sup_fc_src(f, "SelfCheck", src, sizeof(src)));
 	if (sc > 86400)
-		fc_note(f, "%s: SelfCheck %llu: avwarden checks at least once a day; update_interval = 86400",
-		    fc_at(f, "SelfCheck", src, sizeof(src)), (unsigned long long)sc);
-	fc_key(f, "update_interval", "%llu", (unsigned long long)(sc > 86400 ? 86400 : sc));
-	fc_took(f, "SelfCheck", "update_interval");
+		sup_fc_note(f, "%s: SelfCheck %llu: avwarden checks at least once a day; update_interval = 86400",
+		    sup_fc_at(f, "SelfCheck", src, sizeof(src)), (unsigned long long)sc);
+	sup_fc_key(f, "update_interval", "%llu", (unsigned long long)(sc > 86400 ? 86400 : sc));
+	sup_fc_took(f, "SelfCheck", "update_interval");
 	if (dc != NULL && dc->num) {
-		fc_comment(f, "DisableCache %s: no verdict is answered from memory.", dc->value);
-		fc_key(f, "cache_size", "0");
-		fc_took(f, "DisableCache", "cache_size");
+		sup_fc_comment(f, "DisableCache %s: no verdict is answered from memory.", dc->value);
+		sup_fc_key(f, "cache_size", "0");
+		sup_fc_took(f, "DisableCache", "cache_size");
 	} else if (dc != NULL) {
-		fc_comment(f, "DisableCache %s: avwarden's verdict cache is on (cache_size, its default).", dc->value);
-		fc_took(f, "DisableCache", "cache_size");
+		sup_fc_comment(f, "DisableCache %s: avwarden's verdict cache is on (cache_size, its default).",
+		    dc->value);
+		sup_fc_took(f, "DisableCache", "cache_size");
 	}
 }
 
@@ -422,40 +428,40 @@ static const char *facility(const char *clamd)
 	return NULL;
 }
 
-void fc_map_logging(struct fc *f)
+void sup_fc_map_logging(struct sup_fc *f)
 {
-	struct sup_cc_setting *lf = fc_get(f, "LogFile"), *fac = fc_get(f, "LogFacility");
+	struct sup_cc_setting *lf = sup_fc_get(f, "LogFile"), *fac = sup_fc_get(f, "LogFacility");
 	const char *avwfac = facility(fac != NULL ? fac->value : "LOG_LOCAL6");
 	char src[200], q[300];
 
-	fc_section(f, "Logging");
-	fc_comment(f, "%s.", fc_src(f, "LogFile", src, sizeof(src)));
+	sup_fc_section(f, "Logging");
+	sup_fc_comment(f, "%s.", sup_fc_src(f, "LogFile", src, sizeof(src)));
 	if (lf == NULL) {
-		fc_comment(f, "Events go to standard error (the journal, under systemd).");
-		fc_key(f, "scanner_log", "\"\"");
+		sup_fc_comment(f, "Events go to standard error (the journal, under systemd).");
+		sup_fc_key(f, "scanner_log", "\"\"");
 	} else if (lf->value[0] != '/') {
-		fc_left(lf, "avwarden needs an absolute path; its events go to standard error");
-		fc_key(f, "scanner_log", "\"\"");
+		sup_fc_left(lf, "avwarden needs an absolute path; its events go to standard error");
+		sup_fc_key(f, "scanner_log", "\"\"");
 	} else {
-		fc_comment(f, "avwarden writes its own event lines there, not clamd's. A logrotate entry for "
+		sup_fc_comment(f, "avwarden writes its own event lines there, not clamd's. A logrotate entry for "
 		    "this file from clamd's package signals clamd after rotating it: make its postrotate "
 		    "run avwardenctl reopen-logs, or log to /var/log/avwarden/scanner.log, which avwarden's "
 		    "own logrotate file rotates.");
-		fc_quote(lf->value, q, sizeof(q));
-		fc_key(f, "scanner_log", "%s", q);
-		fc_took(f, "LogFile", "scanner_log");
+		sup_fc_quote(lf->value, q, sizeof(q));
+		sup_fc_key(f, "scanner_log", "%s", q);
+		sup_fc_took(f, "LogFile", "scanner_log");
 	}
-	fc_comment(f, "%s.", fc_src(f, "LogSyslog", src, sizeof(src)));
-	fc_key(f, "syslog", "%s", sup_cc_bool(f->c, "LogSyslog") ? "true" : "false");
-	fc_took(f, "LogSyslog", "syslog");
-	fc_comment(f, "%s.", fc_src(f, "LogFacility", src, sizeof(src)));
+	sup_fc_comment(f, "%s.", sup_fc_src(f, "LogSyslog", src, sizeof(src)));
+	sup_fc_key(f, "syslog", "%s", sup_cc_bool(f->c, "LogSyslog") ? "true" : "false");
+	sup_fc_took(f, "LogSyslog", "syslog");
+	sup_fc_comment(f, "%s.", sup_fc_src(f, "LogFacility", src, sizeof(src)));
 	if (avwfac == NULL) {
-		fc_left(fac, "avwarden logs to mail, daemon, user or local0 to local7; syslog_facility stays mail");
+		sup_fc_left(fac, "avwarden logs to mail, daemon, user or local0 to local7; syslog_facility stays mail");
 		avwfac = "mail";
 	} else {
-		fc_took(f, "LogFacility", "syslog_facility");
+		sup_fc_took(f, "LogFacility", "syslog_facility");
 	}
-	fc_key(f, "syslog_facility", "\"%s\"", avwfac);
+	sup_fc_key(f, "syslog_facility", "\"%s\"", avwfac);
 }
 
 /* The scanner beside this very avwarden (a build tree: 1), else the installed one (0). */
@@ -477,37 +483,37 @@ static int scanner_path(char *buf, size_t len)
 	return 0;
 }
 
-void fc_map_scanners(struct fc *f)
+void sup_fc_map_scanners(struct sup_fc *f)
 {
-	struct sup_cc_setting *user = fc_get(f, "User");
+	struct sup_cc_setting *user = sup_fc_get(f, "User");
 	char path[PATH_MAX], q[PATH_MAX + 8];
 
-	fc_section(f, "The scanners");
+	sup_fc_section(f, "The scanners");
 	if (user == NULL || strcmp(user->value, "root") == 0) {
-		fc_comment(f, "User %s: clamd ran as root; avwarden never runs its scanners as root.",
+		sup_fc_comment(f, "User %s: clamd ran as root; avwarden never runs its scanners as root.",
 		    user != NULL ? user->value : "not set");
 		if (user != NULL)
-			fc_left(user, "avwarden's scanners never run as root: user = \"avwarden\"");
+			sup_fc_left(user, "avwarden's scanners never run as root: user = \"avwarden\"");
 	} else {
-		fc_comment(f, "User %s: clamd ran as it. avwarden's scanners run as an account of their own, "
+		sup_fc_comment(f, "User %s: clamd ran as it. avwarden's scanners run as an account of their own, "
 		    "which owns nothing (make install creates it): %s may own the database freshclam writes.",
 		    user->value, user->value);
 		if (user->status == CC_TO_KEY)
-			fc_note(f, "%s:%d: User %s: the socket keeps %s as its owner; the scanners run as "
+			sup_fc_note(f, "%s:%d: User %s: the socket keeps %s as its owner; the scanners run as "
 			    "user = \"avwarden\", an account of their own", f->c->path, user->line, user->value,
 			    user->value);
 		else
-			fc_left(user, "avwarden's scanners run as user = \"avwarden\", an account of their own");
+			sup_fc_left(user, "avwarden's scanners run as user = \"avwarden\", an account of their own");
 	}
-	fc_key(f, "user", "\"avwarden\"");
+	sup_fc_key(f, "user", "\"avwarden\"");
 	if (scanner_path(path, sizeof(path)))
-		fc_comment(f, "No clamd option: the scanner program, the one beside the avwarden that wrote "
+		sup_fc_comment(f, "No clamd option: the scanner program, the one beside the avwarden that wrote "
 		    "this file (make install puts it in %s).", AVW_SCANNER_DEFAULT);
 	else
-		fc_comment(f, "No clamd option: the scanner program%s.",
+		sup_fc_comment(f, "No clamd option: the scanner program%s.",
 		    access(path, X_OK) == 0 ? "" : " (not installed yet: make install puts it there)");
-	fc_quote(path, q, sizeof(q));
-	fc_key(f, "scanner_path", "%s", q);
-	fc_comment(f, "No clamd option: avwardenctl's socket (mode 0600).");
-	fc_key(f, "control_socket", "\"/run/avwarden/control.sock\"");
+	sup_fc_quote(path, q, sizeof(q));
+	sup_fc_key(f, "scanner_path", "%s", q);
+	sup_fc_comment(f, "No clamd option: avwardenctl's socket (mode 0600).");
+	sup_fc_key(f, "control_socket", "\"/run/avwarden/control.sock\"");
 }
