@@ -43,7 +43,9 @@ SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervis
 	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c supervisor/canary.c supervisor/join.c
 SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
 	supervisor/reply.c supervisor/clamd.c supervisor/control.c
-SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS)
+# --from-clamd-conf: a clamd.conf read as clamd reads it, converted.
+SUP_FROMCLAMD := supervisor/fromclamd.c supervisor/fromclamdmap.c supervisor/clamdconf.c supervisor/clamdopts.c
+SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS) $(SUP_FROMCLAMD)
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c scanner/engmap.c
 
 # `make V=1` shows the compiler command lines.
@@ -66,7 +68,7 @@ help:
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
-	@echo "                survival, torture, operations, mta, postfix, client, protocol, install),"
+	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd, install),"
 	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
 	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
@@ -186,7 +188,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration containment supervision survival torture operations mta postfix client protocol
+SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done
@@ -369,7 +371,7 @@ bench: deps
 $(BUILD)/libexecdir.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
-$(call obj,supervisor/config.c): $(BUILD)/libexecdir.stamp
+$(call obj,supervisor/config.c supervisor/fromclamdmap.c): $(BUILD)/libexecdir.stamp
 FORCE:
 
 # install: generated files (config with scanner_path pointing at the

@@ -26,6 +26,7 @@
 #include "../privileges/priv.h"
 #include "config.h"
 #include "control.h"
+#include "fromclamd.h"
 #include "pool.h"
 #include "session.h"
 #include "addr.h"
@@ -52,8 +53,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: avwarden -c FILE [--check-config] [--ready-fd N] [--exit-with-parent]\n"
+	    "       avwarden --from-clamd-conf CLAMD.CONF > avwarden.conf\n"
 	    "  -c, --config FILE     configuration file\n"
 	    "      --check-config    validate the configuration and exit\n"
+	    "      --from-clamd-conf CLAMD.CONF  print an equivalent avwarden configuration; name,\n"
+	    "                        on standard error, every clamd option it cannot carry over\n"
 	    "      --ready-fd N      write a newline to fd N once serving\n"
 	    "      --exit-with-parent  drain and exit when the process that started avwarden dies\n"
 	    "  -V, --version         print the version and exit\n"
@@ -255,10 +259,12 @@ static int parse_options(int argc, char **argv, int *check)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "exit-with-parent", no_argument, NULL, 'P' },
+		{ "from-clamd-conf", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *clamd_conf = NULL;
 	char *end;
 	long fd;
 	int c;
@@ -276,10 +282,19 @@ static int parse_options(int argc, char **argv, int *check)
 			M.ready_fd = (int)fd;
 			break;
 		case 'P': M.parent = getppid(); break;
+		case 'F': clamd_conf = optarg; break;
 		case 'V': printf("avwarden %s\n", AVW_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	/* A conversion only: nothing of the daemon starts. */
+	if (clamd_conf != NULL) {
+		if (M.cfg_path != NULL || *check || M.ready_fd >= 0 || M.parent > 0 || optind != argc) {
+			fprintf(stderr, "avwarden: --from-clamd-conf takes a clamd.conf and no other option\n");
+			return 2;
+		}
+		return sup_fromclamd(clamd_conf, stdout, stderr);
 	}
 	if (M.cfg_path == NULL || optind != argc) {
 		usage(stderr);
