@@ -114,7 +114,8 @@ static int validate_size(cfg_t *cfg, cfg_opt_t *opt)
 		    opt->name, s ? s : "");
 		return -1;
 	}
-	if (strcmp(opt->name, "max_message_size") == 0 && v > (4ull << 30)) {
+	if ((strcmp(opt->name, "max_message_size") == 0 || strcmp(opt->name, "max_path_scan_size") == 0) &&
+	    v > (4ull << 30)) {
 		cfg_error(cfg, "%s = \"%s\": above 4G, which no mail needs", opt->name, s);
 		return -1;
 	}
@@ -266,6 +267,7 @@ static cfg_t *parser_new(void)
 		CFG_INT_CB("read_timeout", 120, CFGF_NONE, parse_int),
 		CFG_INT_CB("write_timeout", 30, CFGF_NONE, parse_int),
 		CFG_STR("max_message_size", "100M", CFGF_NONE),
+		CFG_STR("max_path_scan_size", "100M", CFGF_NONE),
 		CFG_STR("scanner_tmp_size", "256M", CFGF_NONE),
 		CFG_STR("max_extract_size", "100M", CFGF_NONE),
 		CFG_STR("max_cumulative_extract_size", "400M", CFGF_NONE),
@@ -288,7 +290,7 @@ static cfg_t *parser_new(void)
 		CFG_STR("syslog_facility", "mail", CFGF_NONE),
 		CFG_END(),
 	};
-	static const char *const size_keys[] = { "max_message_size", "scanner_tmp_size",
+	static const char *const size_keys[] = { "max_message_size", "max_path_scan_size", "scanner_tmp_size",
 		"max_extract_size", "max_cumulative_extract_size", "max_worker_memory", "max_message_memory" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);  /* copies opts */
 
@@ -371,6 +373,7 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	/* Validated above. */
 	(void)parse_mode(cfg_getstr(cfg, "control_socket_mode"), &out->control_socket_mode);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_message_size"), &out->max_message_size);
+	(void)plat_parse_size(cfg_getstr(cfg, "max_path_scan_size"), &out->max_path_scan_size);
 	(void)plat_parse_size(cfg_getstr(cfg, "scanner_tmp_size"), &out->scanner_tmp_size);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_extract_size"), &out->max_extract_size);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_cumulative_extract_size"), &out->max_cumulative_extract_size);
@@ -389,18 +392,20 @@ static int check_consistent(cfg_t *cfg, const char *text, const struct sup_confi
 		    c->max_extract_time, c->timeout);
 		return -1;
 	}
-	if (c->max_worker_memory < c->max_message_size + (16ull << 20)) {
-		sup_conftext_error(sup_conftext_either_line(text, "max_worker_memory", "max_message_size"),
-		    "max_worker_memory must exceed max_message_size by at least 16M "
-		    "(max_worker_memory = \"%s\", max_message_size = \"%s\"): a worker maps the whole message",
-		    cfg_getstr(cfg, "max_worker_memory"), cfg_getstr(cfg, "max_message_size"));
+	/* The larger of the two job limits is what a worker maps. */
+	const char *big = c->max_path_scan_size > c->max_message_size ? "max_path_scan_size" : "max_message_size";
+	if (c->max_worker_memory < sup_config_job_max(c) + (16ull << 20)) {
+		sup_conftext_error(sup_conftext_either_line(text, "max_worker_memory", big),
+		    "max_worker_memory must exceed %s by at least 16M "
+		    "(max_worker_memory = \"%s\", %s = \"%s\"): a worker maps the whole message",
+		    big, cfg_getstr(cfg, "max_worker_memory"), big, cfg_getstr(cfg, big));
 		return -1;
 	}
-	if (c->max_message_memory < c->max_message_size) {
-		sup_conftext_error(sup_conftext_either_line(text, "max_message_memory", "max_message_size"),
-		    "max_message_memory must be at least max_message_size "
-		    "(max_message_memory = \"%s\", max_message_size = \"%s\"): one message must fit",
-		    cfg_getstr(cfg, "max_message_memory"), cfg_getstr(cfg, "max_message_size"));
+	if (c->max_message_memory < sup_config_job_max(c)) {
+		sup_conftext_error(sup_conftext_either_line(text, "max_message_memory", big),
+		    "max_message_memory must be at least %s "
+		    "(max_message_memory = \"%s\", %s = \"%s\"): one message must fit",
+		    big, cfg_getstr(cfg, "max_message_memory"), big, cfg_getstr(cfg, big));
 		return -1;
 	}
 	return 0;

@@ -24,6 +24,7 @@ struct sup_config {
 	unsigned read_timeout;         /* seconds between reads of a stream */
 	unsigned write_timeout;        /* seconds a reply may take to drain to its client */
 	uint64_t max_message_size;     /* INSTREAM limit, bytes */
+	uint64_t max_path_scan_size;   /* FILDES and path scans: largest file, bytes */
 	uint64_t scanner_tmp_size;     /* size of the scanners' private tmpfs */
 	uint64_t max_extract_size;     /* libclamav MaxFileSize */
 	uint64_t max_cumulative_extract_size; /* MaxScanSize */
@@ -47,6 +48,11 @@ struct sup_config {
 	/* Lines that set these, for errors found after loading (0: the default) */
 	int line_user, line_scanner_path, line_database, line_listen, line_control_socket;
 };
+/* The largest job a worker may get: its data area's size. */
+static inline uint64_t sup_config_job_max(const struct sup_config *c)
+{
+	return c->max_message_size > c->max_path_scan_size ? c->max_message_size : c->max_path_scan_size;
+}
 /* "FILE:LINE" of a key's line, or "FILE (KEY not set: the default)", into buf. */
 const char *sup_config_where(const char *path, int line, const char *key, char *buf, size_t len);
 

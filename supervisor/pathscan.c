@@ -134,9 +134,10 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 	if (err == -ENOBUFS || err == -ENOMEM)
 		return own_line(ps, "%s: Can't allocate memory ERROR", name);
 	if (err == -EFBIG) {
-		log_warnx("size_limit", "cmd=%s max_message_size=%" PRIu64 " fix=\"raise max_message_size if such "
-		    "mail is legitimate\"", ps->cmd == SUP_CMD_FILDES ? "FILDES" : "SCAN", ps->cfg->max_message_size);
-		return own_line(ps, "%s: Size limit exceeded (max_message_size %" PRIu64 ") ERROR", name, ps->cfg->max_message_size);
+		log_warnx("size_limit", "cmd=%s max_path_scan_size=%" PRIu64 " fix=\"raise max_path_scan_size if such "
+		    "files are legitimate\"", ps->cmd == SUP_CMD_FILDES ? "FILDES" : "SCAN", ps->cfg->max_path_scan_size);
+		return own_line(ps, "%s: Size limit exceeded (max_path_scan_size %" PRIu64 ") ERROR", name,
+		    ps->cfg->max_path_scan_size);
 	}
 	if (err == -EPERM && geteuid() != 0)
 		return line(ps, "%s: Path scans of another user's files need avwarden to run as root ERROR", name);
@@ -198,7 +199,7 @@ static void item_read(uv_work_t *w)
 			return;
 	}
 	if (it->rc == 0 && !it->is_dir)
-		it->rc = sup_fd_read_all(fd, &it->job.buf, ps->cfg->max_message_size, &it->len);
+		it->rc = sup_fd_read_all(fd, &it->job.buf, ps->cfg->max_path_scan_size, &it->len);
 	close(fd);
 }
 

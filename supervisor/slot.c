@@ -250,7 +250,7 @@ static void request_fork(struct sup_slot *s)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
 	    (chan_fd = ipc_chan_create()) < 0 || (s->chan = ipc_chan_map(chan_fd)) == NULL ||
-	    ipc_data_create(&s->data, S.cfg->max_message_size + SUP_INSTREAM_SLACK) < 0 ||
+	    ipc_data_create(&s->data, sup_config_job_max(S.cfg) + SUP_INSTREAM_SLACK) < 0 ||
 	    (ro_fd = ipc_data_ro_fd(&s->data)) < 0) {
 		log_warn("worker_spawn", "slot=%u step=channel", s->index);
 	} else {

@@ -375,7 +375,7 @@ run_down tcp
 
 ###########################################################################
 echo "# avwarden answers ERROR (message over max_message_size): deferred, never accepted unscanned"
-avw_conf 'max_message_size = "20K"'
+avw_conf 'max_message_size = "20K"' 'max_path_scan_size = "20K"'
 start mta || exit 1
 run_error unix
 run_error tcp

@@ -81,7 +81,7 @@ trap pf_cleanup EXIT INT TERM
 # avwarden, both listeners; max_message_size below the 50 KB mail only.
 AVW_PORT=$(free_port)
 D=$T/postfix-avw
-write_conf postfix-avw "$B/avwarden-scanner" 'max_message_size = "20K"'
+write_conf postfix-avw "$B/avwarden-scanner" 'max_message_size = "20K"' 'max_path_scan_size = "20K"'
 sed -i "s|^listen = .*|listen = { \"unix:$D/clamd.sock\", \"tcp:127.0.0.1:$AVW_PORT\" }|" "$D/avwarden.conf"
 # Before the milters: each probes its ClamdSocket once at start and takes an
 # unanswered probe for a dead scanner (its first mail is then deferred).
@@ -373,7 +373,7 @@ run_error() {
 	esac
 	if [ "$n" = unix ]; then
 		milter_said "$n" "50 KB: avwarden answered ERROR" "$(request "$n").* ERROR"
-		grep -q 'warn size_limit cmd=FILDES max_message_size=20480' "$D/scanner.log" &&
+		grep -q 'warn size_limit cmd=FILDES max_path_scan_size=20480' "$D/scanner.log" &&
 			ok "$n: the descriptor past max_message_size is logged (size_limit cmd=FILDES)" ||
 			bad "$n: size_limit logged for FILDES" "$(grep size_limit "$D/scanner.log")"
 		if tail -1 "$T/milter-$n/milter.log" | grep -q "Unknown reply from clamd"; then
@@ -463,9 +463,24 @@ run_down tcp
 
 ###########################################################################
 echo "# avwarden back: the milters, not restarted, scan with it again"
+# Now max_message_size alone is 20K: it limits INSTREAM only, as clamd's
+# StreamMaxLength does; the milter's FILDES on the unix socket is not.
+sed -i '/^max_path_scan_size/d' "$D/avwarden.conf"
 start postfix-avw || exit 1
 run_back unix
 run_back tcp
+mail_file unix-big-fildes big
+smtp unix unix-big-fildes
+case $REPLY in
+250*) ok "unix: 50 KB by FILDES, max_message_size 20K: scanned and accepted, as clamd does ($REPLY)";;
+*) bad "unix: 50 KB by FILDES past max_message_size: scanned and accepted, as clamd does" "reply [$REPLY]";;
+esac
+mail_file tcp-big-stream big
+smtp tcp tcp-big-stream
+case $REPLY in
+4[0-9][0-9]*) ok "tcp: 50 KB by INSTREAM past max_message_size: deferred ($REPLY)";;
+*) bad "tcp: 50 KB by INSTREAM past max_message_size: deferred" "reply [$REPLY]";;
+esac
 stop
 check "avwarden stopped cleanly" 0 $?
 

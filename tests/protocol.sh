@@ -25,6 +25,9 @@ printf 'Avwarden.Test.One:0:*:%s\nAvwarden.Test.Two:0:*:%s\n' "$(hexof AVW-ALLMA
 mkdir -p "$T/allmatch"
 printf 'first AVW-ALLMATCH-ONE then AVW-ALLMATCH-TWO\n' > "$T/allmatch/two.txt"
 chmod -R a+rX "$T/allmatch"
+# 3 MiB, past StreamMaxLength (2M on both): clamd limits INSTREAM only.
+{ cat "$T/eicar.com"; head -c 3145728 /dev/zero; } > "$T/big3m.com"
+chmod 644 "$T/big3m.com"
 chmod 755 "$DB"
 chmod 644 "$DB/"*
 
@@ -97,6 +100,7 @@ same "ALLMATCHSCAN: every signature that matches, one line each" "zALLMATCHSCAN 
 same "ALLMATCHSCAN (n): every signature that matches" "nALLMATCHSCAN $T/allmatch/two.txt\n"
 same "SCAN of the same file: the first match only" "zSCAN $T/allmatch/two.txt\0"
 same "SCAN, a clean tree" "nSCAN $S/clean\n"
+same "SCAN of a file past StreamMaxLength: scanned, as clamd does" "zSCAN $T/big3m.com\0"
 same "CONTSCAN, a clean tree (z)" "zCONTSCAN $S/clean\0"
 
 # held SOCKET BYTES: sent with no terminator, the connection kept open (as
@@ -182,7 +186,7 @@ import re
 print(re.sub(rb"^fd\[\d+\]", b"fd[N]", out).decode().replace("\0", "|"))
 PY
 }
-for kind in "file $S/tree/a.txt" "file $S/tree/e2.com" "memfd $T/eicar.com" "pipe"; do
+for kind in "file $S/tree/a.txt" "file $S/tree/e2.com" "memfd $T/eicar.com" "pipe" "file $T/big3m.com"; do
 	a=$(fildes "$RC/clamd.sock" $kind)
 	b=$(fildes "$D/clamd.sock" $kind)
 	[ -n "$b" ] && [ "$a" = "$b" ] && ok "FILDES ${kind%% *}: $b" || bad "FILDES $kind" "clamd [$a] avwarden [$b]"
