@@ -379,6 +379,16 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	(void)plat_parse_size(cfg_getstr(cfg, "max_cumulative_extract_size"), &out->max_cumulative_extract_size);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_worker_memory"), &out->max_worker_memory);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_message_memory"), &out->max_message_memory);
+	/* Unset, max_path_scan_size follows the memory limits the user set
+	 * rather than refusing them (a descriptor or file must fit both). */
+	if (!(cfg_getopt(cfg, "max_path_scan_size")->flags & CFGF_MODIFIED)) {
+		if (out->max_path_scan_size > out->max_message_memory)
+			out->max_path_scan_size = out->max_message_memory;
+		if (out->max_worker_memory > (16ull << 20) && out->max_path_scan_size > out->max_worker_memory - (16ull << 20))
+			out->max_path_scan_size = out->max_worker_memory - (16ull << 20);
+		if (out->max_path_scan_size < out->max_message_size)
+			out->max_path_scan_size = out->max_message_size;
+	}
 	return 0;
 }
 

@@ -825,6 +825,17 @@ static void test_unset_limit_follows(void **state)
 	assert_int_equal(c.timeout, 80);
 	assert_int_equal(c.max_extract_time, 70);
 	sup_config_free(&c);
+	/* Unset, max_path_scan_size follows the memory limits. */
+	write_file("max_message_size = \"1M\"\nmax_message_memory = \"1M\"\n");
+	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.max_path_scan_size, 1 << 20);
+	sup_config_free(&c);
+	write_file("max_worker_memory = \"64M\"\nmax_message_size = \"10M\"\n");
+	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.max_path_scan_size, 48 << 20);
+	sup_config_free(&c);
 	/* Defaults stay what they are when nothing contradicts them. */
 	write_file("timeout = 120\n");
 	if (sup_config_load(path, &c, err, sizeof(err)) != 0)
