@@ -7,7 +7,7 @@ PKGS      := libuv libclamav libseccomp libconfuse libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The supervisor never links libclamav: it does not parse message content.
 SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto 2>/dev/null)
-SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp 2>/dev/null)
+SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp zlib 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Install locations (`make install`); DESTDIR is prepended to every one.
@@ -46,7 +46,9 @@ SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c su
 # --from-clamd-conf: a clamd.conf read as clamd reads it, converted.
 SUP_FROMCLAMD := supervisor/fromclamd.c supervisor/fromclamdmap.c supervisor/clamdconf.c supervisor/clamdopts.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS) $(SUP_FROMCLAMD)
-SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engine.c scanner/engmap.c
+# The engine and what a scan learns of its layers (tests link these too).
+SCAN_ENGINE := scanner/engine.c scanner/layers.c scanner/zipcheck.c
+SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engmap.c $(SCAN_ENGINE)
 
 # `make V=1` shows the compiler command lines.
 Q := $(if $(V),,@)
@@ -68,7 +70,8 @@ help:
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
-	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd, install),"
+	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd,"
+	@echo "                evasion, install),"
 	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
 	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
@@ -123,12 +126,12 @@ $(BUILD)/tests/avwarden-scanner-faulty: $(call fobj,$(SCAN_SRC) $(IPC) $(PLATFOR
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
 
-$(BUILD)/tests/inproc-scan: $(call obj,tests/inproc_scan.c scanner/engine.c $(IPC))
+$(BUILD)/tests/inproc-scan: $(call obj,tests/inproc_scan.c $(SCAN_ENGINE) $(IPC))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS)
 
-$(BUILD)/tests/bench-inproc: $(call obj,tests/bench_inproc.c scanner/engine.c $(IPC) $(PLATFORM))
+$(BUILD)/tests/bench-inproc: $(call obj,tests/bench_inproc.c $(SCAN_ENGINE) $(IPC) $(PLATFORM))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SCAN_LIBS) -lpthread
@@ -188,7 +191,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd
+SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done
@@ -222,7 +225,7 @@ asan:
 # `make fuzz-short` (in `make check`) fails on any crash, failed check or leak.
 FUZZ_BUILD      ?= build-fuzz
 FUZZ_CC         ?= clang
-FUZZ_TARGETS    := clamd_parse instream unstuff session
+FUZZ_TARGETS    := clamd_parse instream unstuff session zipcheck
 FUZZ_TIME       ?= 300
 FUZZ_SHORT_TIME ?= 15
 FUZZ_CFLAGS     := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer \
@@ -271,6 +274,10 @@ $(FUZZ_BUILD)/sup/%.o: %.c
 $(FUZZ_BUILD)/fuzz_session: tests/fuzz_session.c $(call fuzzobj,$(FUZZ_SESSION)) $(call fuzzsup,$(FUZZ_SUPPORT))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs libuv 2>/dev/null)
+
+$(FUZZ_BUILD)/fuzz_zipcheck: tests/fuzz_zipcheck.c $(call fuzzobj,scanner/zipcheck.c)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs zlib 2>/dev/null)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(call fuzzobj,$(FUZZ_PURE)) $(call fuzzsup,ipc/text.c)
 	@$(if $(V),,echo "  LD      $@")

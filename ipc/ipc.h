@@ -48,6 +48,21 @@ enum ipc_sup_code {
 	IPC_CODE_MALFORMED = 106,   /* worker wrote a result that failed validation */
 	IPC_CODE_ENGINE_FAILED = 107, /* the engine reported an error mid-scan: not fully scanned */
 };
+/*
+ * What the worker found the engine could not read, by the names Momentum's
+ * documentation gives its decomposer and generic codes. The numbers are
+ * avwarden's (Momentum documents none) and never change meaning.
+ */
+enum ipc_dec_code {
+	IPC_DEC_MALFORMED_CONTAINER = 201,       /* DEC_RESULT_MALFORMED_CONTAINER_DETECTED */
+	IPC_DEC_ENCRYPTED_CONTAINER = 202,       /* DEC_RESULT_ENCRYPTED_CONTAINER_DETECTED */
+	IPC_DEC_FILE_EXTRACT_FAILED = 203,       /* DEC_RESULT_FILE_EXTRACT_FAILED */
+	IPC_DEC_MAX_EXTRACT_SIZE = 204,          /* DEC_RESULT_MAXIMUM_EXTRACT_SIZE_EXCEEDED */
+	IPC_DEC_MAX_CUMULATIVE_EXTRACT_SIZE = 205, /* DEC_RESULT_MAXIMUM_CUMULATIVE_EXTRACT_SIZE_EXCEEDED */
+	IPC_DEC_MAX_FILES = 206,                 /* DEC_RESULT_MAXIMUM_FILES_EXTRACTED */
+	IPC_DEC_FILE_SPLIT = 207,                /* DEC_RESULT_FILE_SPLIT_ACROSS_CONTAINERS */
+	IPC_GEN_OUT_OF_MEMORY = 208,             /* GEN_RESULT_OUT_OF_MEMORY */
+};
 
 #define IPC_STATUS_MIN IPC_CLEAN
 #define IPC_STATUS_MAX IPC_ERROR
@@ -55,6 +70,8 @@ enum ipc_sup_code {
 const char *ipc_status_name(enum ipc_status s);
 /* libclamav's text for an engine code (cl_strerror), without linking it. */
 const char *ipc_engine_strerror(int32_t code);
+/* The Momentum name of an ipc_dec_code ("DEC_RESULT_MALFORMED_CONTAINER_DETECTED"), or NULL. */
+const char *ipc_dec_code_name(int32_t code);
 
 /* ---- control records, supervisor <-> host ---- */
 

@@ -64,7 +64,27 @@ const char *ipc_engine_strerror(int32_t code)
 		return text[code];
 	if (code == IPC_CODE_ENGINE_FAILED)
 		return "the engine failed during the scan (not fully scanned)";
+	if (code == IPC_GEN_OUT_OF_MEMORY)
+		return "Can't allocate memory";
 	return "Unknown error code";
+}
+
+const char *ipc_dec_code_name(int32_t code)
+{
+	static const char *const names[] = {
+		[IPC_DEC_MALFORMED_CONTAINER - 200] = "DEC_RESULT_MALFORMED_CONTAINER_DETECTED",
+		[IPC_DEC_ENCRYPTED_CONTAINER - 200] = "DEC_RESULT_ENCRYPTED_CONTAINER_DETECTED",
+		[IPC_DEC_FILE_EXTRACT_FAILED - 200] = "DEC_RESULT_FILE_EXTRACT_FAILED",
+		[IPC_DEC_MAX_EXTRACT_SIZE - 200] = "DEC_RESULT_MAXIMUM_EXTRACT_SIZE_EXCEEDED",
+		[IPC_DEC_MAX_CUMULATIVE_EXTRACT_SIZE - 200] = "DEC_RESULT_MAXIMUM_CUMULATIVE_EXTRACT_SIZE_EXCEEDED",
+		[IPC_DEC_MAX_FILES - 200] = "DEC_RESULT_MAXIMUM_FILES_EXTRACTED",
+		[IPC_DEC_FILE_SPLIT - 200] = "DEC_RESULT_FILE_SPLIT_ACROSS_CONTAINERS",
+		[IPC_GEN_OUT_OF_MEMORY - 200] = "GEN_RESULT_OUT_OF_MEMORY",
+	};
+
+	if (code < 200 || (size_t)(code - 200) >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[code - 200];
 }
 
 /* Printable ASCII without spaces: what a virus name may hold. */

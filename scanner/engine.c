@@ -7,42 +7,13 @@
  */
 #define _GNU_SOURCE
 #include "scan.h"
+#include "layers.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-/* An ALLMATCHSCAN's matches, in the order the engine reports them. */
-struct allmatch {
-	char names[IPC_MORE_MAX + 1][IPC_NAME_MAX];
-	unsigned n;
-	unsigned dropped;
-};
-
-static void set_name_in(char *dst, size_t len, const char *name);
-
-/* libclamav calls this for every match when all-match is on; ctx is the
- * scan's (NULL for an ordinary scan: nothing to collect). */
-static void on_virus_found(int fd, const char *virname, void *ctx)
-{
-	struct allmatch *m = ctx;
-	char name[IPC_NAME_MAX];
-
-	(void)fd;
-	if (m == NULL || virname == NULL || virname[0] == '\0')
-		return;
-	set_name_in(name, sizeof(name), virname);
-	for (unsigned i = 0; i < m->n; i++)
-		if (strcmp(m->names[i], name) == 0)
-			return;
-	if (m->n == IPC_MORE_MAX + 1) {
-		m->dropped++;
-		return;
-	}
-	memcpy(m->names[m->n++], name, sizeof(name));
-}
 
 struct cl_engine *scan_engine_load(const char *path, const char *display, const char *tmpdir,
     const struct scan_limits *lim, unsigned *sigs, char *err, size_t errlen)
@@ -80,8 +51,8 @@ struct cl_engine *scan_engine_load(const char *path, const char *display, const 
 			}
 	}
 	/* Set before the engine is laid out for the workers, who only read it:
-	 * the per-scan context says where each match goes. */
-	cl_engine_set_clcb_virus_found(e, on_virus_found);
+	 * the per-scan context says where what they learn goes. */
+	scan_layers_install(e);
 	rc = cl_load(path, e, &n, CL_DB_STDOPT);
 	if (rc != CL_SUCCESS) {
 		snprintf(err, errlen, "cannot load database %s: %s", display, cl_strerror(rc));
@@ -207,21 +178,16 @@ static int32_t unscannable_code(const char *name)
 	return 0;
 }
 
-static void set_name_in(char *dst, size_t len, const char *name)
+static void set_name(struct ipc_result *r, const char *name)
 {
 	size_t i = 0;
 
 	/* Only printable, space-free ASCII crosses to the supervisor. */
-	for (; name != NULL && name[i] != '\0' && i < len - 1; i++) {
+	for (; name != NULL && name[i] != '\0' && i < sizeof(r->name) - 1; i++) {
 		unsigned char c = (unsigned char)name[i];
-		dst[i] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+		r->name[i] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
 	}
-	dst[i] = '\0';
-}
-
-static void set_name(struct ipc_result *r, const char *name)
-{
-	set_name_in(r->name, sizeof(r->name), name);
+	r->name[i] = '\0';
 }
 
 void scan_classify(cl_error_t rc, const char *virname, unsigned long scanned, struct ipc_result *r)
@@ -265,24 +231,13 @@ void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, s
 	scan_buffer_flags(engine, data, len, 0, r);
 }
 
-/* An all-match detection: the first name as an ordinary scan's, the rest
- * after it (more than IPC_MORE_MAX + 1: the first that many). */
-static void allmatch_result(const struct allmatch *m, struct ipc_result *r)
-{
-	if (r->status != IPC_INFECTED || m->n == 0)
-		return;
-	set_name(r, m->names[0]);
-	for (unsigned i = 1; i < m->n; i++)
-		memcpy(r->more[r->nmore++], m->names[i], IPC_NAME_MAX);
-}
-
 void scan_buffer_flags(const struct cl_engine *engine, const void *data, size_t len, uint32_t flags,
     struct ipc_result *r)
 {
 	struct cl_scan_options opts;
 	const char *virname = NULL;
 	unsigned long scanned = 0;
-	struct allmatch m;
+	struct scan_layers layers;
 	cl_fmap_t *map;
 	cl_error_t rc;
 
@@ -297,13 +252,11 @@ void scan_buffer_flags(const struct cl_engine *engine, const void *data, size_t 
 		return;
 	}
 	scan_options_default(&opts);
-	memset(&m, 0, sizeof(m));
 	if (flags & IPC_JOB_ALLMATCH)
 		opts.general |= CL_SCAN_GENERAL_ALLMATCHES;
-	rc = cl_scanmap_callback(map, "stream", &virname, &scanned, engine, &opts,
-	    (flags & IPC_JOB_ALLMATCH) ? &m : NULL);
+	scan_layers_begin(&layers, engine, (flags & IPC_JOB_ALLMATCH) != 0);
+	rc = cl_scanmap_callback(map, "stream", &virname, &scanned, engine, &opts, &layers);
 	cl_fmap_close(map);
 	scan_classify(rc, virname, scanned, r);
-	if (flags & IPC_JOB_ALLMATCH)
-		allmatch_result(&m, r);
+	scan_layers_end(&layers, r);
 }

@@ -49,14 +49,16 @@ void sup_verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...
 static void log_answer(const struct sup_job *job, const struct sup_verdict *v, const struct sup_answer_by *by, uint64_t ns)
 {
 	uint32_t worker = by ? by->worker : 0, gen = by ? by->gen : 0;
+	/* What the worker found the engine could not read, by Momentum's name. */
+	const char *code = ipc_dec_code_name(v->engine_code);
 
 	if (v->status == IPC_ERROR)
-		log_warnx("scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\" worker=%u gen=%u",
-		    job->id, job->len, (double)ns / 1e6, v->reason, worker, gen);
+		log_warnx("scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\"%s%s worker=%u gen=%u",
+		    job->id, job->len, (double)ns / 1e6, v->reason, code ? " code=" : "", code ? code : "", worker, gen);
 	else
-		log_info("scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s %s=%u",
+		log_info("scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=%s%s%s%s%s %s=%u",
 		    job->id, job->len, (double)ns / 1e6, ipc_status_name(v->status),
-		    v->name[0] ? " virus=" : "", v->name,
+		    v->name[0] ? " virus=" : "", v->name, code ? " code=" : "", code ? code : "",
 		    job->cached ? "cached_gen" : "worker", job->cached ? job->cached : worker);
 }
 
