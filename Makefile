@@ -7,7 +7,7 @@ PKGS      := libuv libclamav libseccomp libconfuse libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The supervisor never links libclamav: it does not parse message content.
 SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto 2>/dev/null)
-SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp zlib 2>/dev/null)
+SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp zlib liblzma 2>/dev/null) -lbz2
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Install locations (`make install`); DESTDIR is prepended to every one.
@@ -47,7 +47,7 @@ SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c su
 SUP_FROMCLAMD := supervisor/fromclamd.c supervisor/fromclamdmap.c supervisor/clamdconf.c supervisor/clamdopts.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS) $(SUP_FROMCLAMD)
 # The engine and what a scan learns of its layers (tests link these too).
-SCAN_ENGINE := scanner/engine.c scanner/layers.c scanner/zipcheck.c
+SCAN_ENGINE := scanner/engine.c scanner/layers.c scanner/zipcheck.c scanner/contcheck.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engmap.c $(SCAN_ENGINE)
 
 # `make V=1` shows the compiler command lines.
@@ -225,7 +225,7 @@ asan:
 # `make fuzz-short` (in `make check`) fails on any crash, failed check or leak.
 FUZZ_BUILD      ?= build-fuzz
 FUZZ_CC         ?= clang
-FUZZ_TARGETS    := clamd_parse instream unstuff session zipcheck
+FUZZ_TARGETS    := clamd_parse instream unstuff session contcheck
 FUZZ_TIME       ?= 300
 FUZZ_SHORT_TIME ?= 15
 FUZZ_CFLAGS     := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer \
@@ -275,9 +275,9 @@ $(FUZZ_BUILD)/fuzz_session: tests/fuzz_session.c $(call fuzzobj,$(FUZZ_SESSION))
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs libuv 2>/dev/null)
 
-$(FUZZ_BUILD)/fuzz_zipcheck: tests/fuzz_zipcheck.c $(call fuzzobj,scanner/zipcheck.c)
+$(FUZZ_BUILD)/fuzz_contcheck: tests/fuzz_contcheck.c $(call fuzzobj,scanner/zipcheck.c scanner/contcheck.c)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs zlib 2>/dev/null)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(shell pkg-config --libs zlib liblzma 2>/dev/null) -lbz2
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(call fuzzobj,$(FUZZ_PURE)) $(call fuzzsup,ipc/text.c)
 	@$(if $(V),,echo "  LD      $@")

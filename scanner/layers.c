@@ -46,14 +46,13 @@ static cl_error_t on_inspect(int fd, const char *type, const char **ancestors, s
     const char *name, size_t size, const char *buf, uint32_t level, uint32_t attrs, void *ctx)
 {
 	struct scan_layers *s = ctx;
-	struct zip_finding f;
+	struct cont_finding f;
 
 	(void)fd, (void)ancestors, (void)parent_size, (void)name, (void)level, (void)attrs;
 	if (s == NULL || buf == NULL || type == NULL || s->finding != ZC_OK)
 		return CL_CLEAN;
 	s->layers++;
-	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
-	    zip_check((const unsigned char *)buf, size, &s->lim, &f) != ZC_OK) {
+	if (cont_check(type, (const unsigned char *)buf, size, &s->lim, &f) != ZC_OK) {
 		s->finding = f.code;
 		memcpy(s->reason, f.reason, sizeof(s->reason));
 	}
@@ -91,9 +90,9 @@ void scan_layers_begin(struct scan_layers *s, const struct cl_engine *e, int all
 }
 
 /* The finding's name in the reply, and its code. */
-static void finding_result(enum zip_code c, struct ipc_result *r)
+static void finding_result(enum cont_code c, struct ipc_result *r)
 {
-	static const struct { enum zip_code c; int32_t code; const char *name; } t[] = {
+	static const struct { enum cont_code c; int32_t code; const char *name; } t[] = {
 		{ ZC_MALFORMED, IPC_DEC_MALFORMED_CONTAINER, "Heuristics.Unscannable.MalformedContainer" },
 		{ ZC_ENCRYPTED, IPC_DEC_ENCRYPTED_CONTAINER, "Heuristics.Encrypted.Zip" },
 		{ ZC_EXTRACT_FAILED, IPC_DEC_FILE_EXTRACT_FAILED, "Heuristics.Unscannable.FileExtractFailed" },
@@ -101,6 +100,8 @@ static void finding_result(enum zip_code c, struct ipc_result *r)
 		{ ZC_MAX_SCAN_SIZE, IPC_DEC_MAX_CUMULATIVE_EXTRACT_SIZE, "Heuristics.Limits.Exceeded.MaxScanSize" },
 		{ ZC_MAX_FILES, IPC_DEC_MAX_FILES, "Heuristics.Limits.Exceeded.MaxFiles" },
 		{ ZC_SPLIT, IPC_DEC_FILE_SPLIT, "Heuristics.Unscannable.FileSplitAcrossContainers" },
+		{ ZC_PARTIAL_MESSAGE, IPC_DEC_PARTIAL_MESSAGE, "Heuristics.Unscannable.PartialMessage" },
+		{ ZC_UNKNOWN_ALGORITHM, IPC_DEC_UNKNOWN_ALGORITHM, "Heuristics.Unscannable.UnknownAlgorithm" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

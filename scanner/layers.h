@@ -11,14 +11,14 @@
 #include <clamav.h>
 
 #include "../ipc/ipc.h"
-#include "zipcheck.h"
+#include "contcheck.h"
 
 struct scan_layers {
 	int all;                               /* collect every match */
 	char names[IPC_MORE_MAX + 1][IPC_NAME_MAX];
 	unsigned nnames;
-	struct zip_limits lim;                 /* the engine's, for the checks */
-	enum zip_code finding;                 /* the first container finding */
+	struct cont_limits lim;                 /* the engine's, for the checks */
+	enum cont_code finding;                 /* the first container finding */
 	char reason[160];
 	int layer_error;                       /* the first layer's cl_error_t, if any failed */
 	unsigned layers;

@@ -49,7 +49,7 @@ struct zdir {
 };
 
 /* The end record (and its zip64 form): where the directory is. */
-static int find_dir(const unsigned char *b, size_t len, struct zdir *d, struct zip_finding *f)
+static int find_dir(const unsigned char *b, size_t len, struct zdir *d, struct cont_finding *f)
 {
 	size_t end = (size_t)-1, lo = len > 22 + 65535 ? len - 22 - 65535 : 0;
 
@@ -185,7 +185,7 @@ static int read_entry(const unsigned char *b, uint64_t p, uint64_t dir_end, stru
 }
 
 /* What libclamav skips or cuts in this member; the first finding only. */
-static void member_findings(const struct zentry *e, const struct zip_limits *lim, struct zip_finding *f)
+static void member_findings(const struct zentry *e, const struct cont_limits *lim, struct cont_finding *f)
 {
 	if (f->code != ZC_OK)
 		return;
@@ -204,7 +204,7 @@ static void member_findings(const struct zentry *e, const struct zip_limits *lim
 /* The member's local header agrees with its directory entry, and its data
  * end before the directory. Returns where the data end, or 0. */
 static uint64_t check_local(const unsigned char *b, const struct zdir *d, const struct zentry *e,
-    const struct zip_limits *lim, struct zip_finding *f, struct zip_finding *soft)
+    const struct cont_limits *lim, struct cont_finding *f, struct cont_finding *soft)
 {
 	uint64_t l = e->lho + d->delta, ds, de;
 	const unsigned char *h;
@@ -265,7 +265,7 @@ static int hidden_member(const unsigned char *b, uint64_t a, uint64_t z)
 
 /* No two members share bytes, and no member hides between them. */
 static void check_spans(const unsigned char *b, const struct zdir *d, struct span *sp, uint64_t n,
-    struct zip_finding *f)
+    struct cont_finding *f)
 {
 	uint64_t prev = d->delta;
 
@@ -285,12 +285,12 @@ static void check_spans(const unsigned char *b, const struct zdir *d, struct spa
 		FOUND(f, ZC_MALFORMED, "zip: a member the central directory does not list");
 }
 
-int zip_check(const unsigned char *b, size_t len, const struct zip_limits *lim, struct zip_finding *f)
+int zip_check(const unsigned char *b, size_t len, const struct cont_limits *lim, struct cont_finding *f)
 {
 	struct zdir d;
 	struct zentry e;
 	struct span *sp;
-	struct zip_finding first = { .code = ZC_OK };
+	struct cont_finding first = { .code = ZC_OK };
 	uint64_t p, total = 0;
 
 	memset(f, 0, sizeof(*f));

@@ -21,7 +21,7 @@ max_len() {
 	instream) echo 65536 ;;
 	unstuff) echo 16384 ;;
 	session) echo 8192 ;;
-	zipcheck) echo 16384 ;;
+	contcheck) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
