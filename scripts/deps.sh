@@ -3,14 +3,15 @@
 # is missing, and unpacks Postfix for tests/postfix.sh. Needs root (or sudo)
 # only when something has to be installed.
 set -eu
-# zlib1g-dev: the worker's zip checks (scanner/zipcheck.c). iproute2:
+# zlib1g-dev, libbz2-dev, liblzma-dev: the worker's container checks
+# (scanner/zipcheck.c, contcheck.c). iproute2:
 # protocol.sh (an address that is not loopback). clamav-milter and
 # strace: tests/postfix.sh. libdb5.3 to libsasl2-2: what
 # the unpacked Postfix links (the postfix package's Depends, Debian 12).
 PKGS="build-essential pkg-config libuv1-dev libclamav-dev libseccomp-dev
 libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
 clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat
-iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev"
+iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev libbz2-dev liblzma-dev"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
