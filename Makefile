@@ -47,7 +47,7 @@ SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c su
 SUP_FROMCLAMD := supervisor/fromclamd.c supervisor/fromclamdmap.c supervisor/clamdconf.c supervisor/clamdopts.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS) $(SUP_FROMCLAMD)
 # The engine and what a scan learns of its layers (tests link these too).
-SCAN_ENGINE := scanner/engine.c scanner/layers.c scanner/zipcheck.c scanner/contcheck.c
+SCAN_ENGINE := scanner/engine.c scanner/layers.c scanner/zipcheck.c scanner/contcheck.c scanner/tripwire.c
 SCAN_SRC  := scanner/host.c scanner/worker.c scanner/engmap.c $(SCAN_ENGINE)
 
 # `make V=1` shows the compiler command lines.

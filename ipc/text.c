@@ -66,6 +66,10 @@ const char *ipc_engine_strerror(int32_t code)
 		return "the engine failed during the scan (not fully scanned)";
 	if (code == IPC_GEN_OUT_OF_MEMORY)
 		return "Can't allocate memory";
+	if (code == IPC_DEC_TEMPFILE_ACCESS_FAILED)
+		return "the engine ran out of temp space (not fully scanned)";
+	if (code == IPC_DEC_FILE_ACCESS_FAILED)
+		return "the engine ran out of descriptors (not fully scanned)";
 	return "Unknown error code";
 }
 
@@ -82,6 +86,8 @@ const char *ipc_dec_code_name(int32_t code)
 		[IPC_GEN_OUT_OF_MEMORY - 200] = "GEN_RESULT_OUT_OF_MEMORY",
 		[IPC_DEC_PARTIAL_MESSAGE - 200] = "DEC_RESULT_PARTIAL_MESSAGE_DETECTED",
 		[IPC_DEC_UNKNOWN_ALGORITHM - 200] = "DEC_RESULT_CONTAINER_UNKNOWN_ALGORITHM",
+		[IPC_DEC_TEMPFILE_ACCESS_FAILED - 200] = "DEC_RESULT_TEMPFILE_ACCESS_FAILED",
+		[IPC_DEC_FILE_ACCESS_FAILED - 200] = "DEC_RESULT_FILE_ACCESS_FAILED",
 	};
 
 	if (code < 200 || (size_t)(code - 200) >= sizeof(names) / sizeof(names[0]))

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "scan.h"
+#include "tripwire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -472,6 +473,7 @@ int main(int argc, char **argv)
 	int dbfd, rc;
 
 	plat_log_init("avwarden-scanner", 1);
+	tripwire_init();  /* libc's functions found before any sandbox */
 	/* Workers need 0, 1 and 2 open (privileges/worker.c): /dev/null if not. */
 	for (int fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "layers.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,6 +88,7 @@ void scan_layers_begin(struct scan_layers *s, const struct cl_engine *e, int all
 	s->lim.max_file_size = (uint64_t)cl_engine_get_num(e, CL_ENGINE_MAX_FILESIZE, &err);
 	s->lim.max_scan_size = (uint64_t)cl_engine_get_num(e, CL_ENGINE_MAX_SCANSIZE, &err);
 	s->lim.max_files = (uint64_t)cl_engine_get_num(e, CL_ENGINE_MAX_FILES, &err);
+	tripwire_begin();
 }
 
 /* The finding's name in the reply, and its code. */
@@ -116,8 +118,9 @@ static void finding_result(enum cont_code c, struct ipc_result *r)
 	r->name[0] = '\0';
 }
 
-void scan_layers_end(const struct scan_layers *s, struct ipc_result *r)
+void scan_layers_end(struct scan_layers *s, struct ipc_result *r)
 {
+	tripwire_end(&s->ran_out);
 	if (r->status == IPC_INFECTED && s->all && s->nnames > 0) {
 		/* ALLMATCHSCAN: the first as an ordinary scan's, the rest after. */
 		set_clean_name(r->name, sizeof(r->name), s->names[0]);
@@ -126,6 +129,15 @@ void scan_layers_end(const struct scan_layers *s, struct ipc_result *r)
 	}
 	if (r->status != IPC_CLEAN)
 		return;  /* a detection always wins; limits and errors stand */
+	if (s->ran_out.count > 0) {
+		/* A temp file it could not write, a descriptor it could not open:
+		 * whatever it said, it did not read everything. */
+		r->status = IPC_ERROR;
+		r->engine_code = s->ran_out.first_errno == ENOMEM ? IPC_GEN_OUT_OF_MEMORY :
+		    (s->ran_out.first_errno == EMFILE || s->ran_out.first_errno == ENFILE) ? IPC_DEC_FILE_ACCESS_FAILED :
+		    IPC_DEC_TEMPFILE_ACCESS_FAILED;
+		return;
+	}
 	if (s->layer_error != 0) {
 		/* Not a scan: the engine failed on a layer and went on. */
 		r->status = IPC_ERROR;

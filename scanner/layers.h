@@ -12,6 +12,7 @@
 
 #include "../ipc/ipc.h"
 #include "contcheck.h"
+#include "tripwire.h"
 
 struct scan_layers {
 	int all;                               /* collect every match */
@@ -22,14 +23,15 @@ struct scan_layers {
 	char reason[160];
 	int layer_error;                       /* the first layer's cl_error_t, if any failed */
 	unsigned layers;
+	struct tripwire_hits ran_out;          /* resources libc saw run out (tripwire.c) */
 };
 
 /* On the engine, before it is compiled and shared. */
 void scan_layers_install(struct cl_engine *e);
 /* Before a scan: s is the context handed to libclamav. */
 void scan_layers_begin(struct scan_layers *s, const struct cl_engine *e, int all);
-/* After it: r amended (more names; ERROR for a failed layer; UNSCANNABLE
- * for a finding, unless something was found). */
-void scan_layers_end(const struct scan_layers *s, struct ipc_result *r);
+/* After it: r amended (more names; ERROR for a failed layer or a resource
+ * that ran out; UNSCANNABLE for a finding, unless something was found). */
+void scan_layers_end(struct scan_layers *s, struct ipc_result *r);
 
 #endif

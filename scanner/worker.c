@@ -67,11 +67,16 @@ static void scan_job(const struct cl_engine *engine, const struct ipc_job *job,
 	}
 #ifdef AVW_FAULT_INJECTION
 	int corrupt = fault_maybe_inject(data, job->len);
+	int err = 0;
+	fault_resources_begin(cl_engine_get_str(engine, CL_ENGINE_TMPDIR, &err));
 #endif
 	uint64_t t0 = plat_now_ns();
 	scan_errors = 0;
 	scan_buffer_flags(engine, data, job->len, job->flags, r);
 	r->scan_ns = plat_now_ns() - t0;
+#ifdef AVW_FAULT_INJECTION
+	fault_resources_end();
+#endif
 	/*
 	 * libclamav goes on after it failed to create, write or open a temp
 	 * file, or to allocate, and then says CLEAN for what it did not read.

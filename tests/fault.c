@@ -44,6 +44,54 @@ int fault_syscall(const char *name)
 	return -1;
 }
 
+static char fill_path[4096];
+
+/* The worker's own tmpfs, full: what one large archive extracting there
+ * does to the scans after it (if temp space were shared). */
+static void fill_tmpdir(const char *tmpdir)
+{
+	static char block[1 << 16];
+	int fd;
+
+	snprintf(fill_path, sizeof(fill_path), "%s/avwarden-fault-fill", tmpdir);
+	if ((fd = open(fill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		fill_path[0] = '\0';
+		return;
+	}
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	/* the last bytes of the last page too */
+	while (write(fd, block, 1) > 0)
+		;
+	close(fd);
+}
+
+void fault_resources_begin(const char *tmpdir)
+{
+	const char *env = getenv("AVW_FAULT_SCAN");
+
+	if (env == NULL)
+		return;
+	if (strcmp(env, "tmpfull") == 0 && tmpdir != NULL)
+		fill_tmpdir(tmpdir);
+	if (strncmp(env, "nofile:", 7) == 0) {
+		/* N descriptors past the highest one open now */
+		int top = 0;
+		for (int fd = 0; fd < 1024; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				top = fd;
+		struct rlimit rl = { (rlim_t)(top + 1 + atoi(env + 7)), (rlim_t)(top + 1 + atoi(env + 7)) };
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void fault_resources_end(void)
+{
+	if (fill_path[0] != '\0')
+		(void)unlink(fill_path);
+	fill_path[0] = '\0';
+}
+
 int fault_maybe_inject(const void *data, size_t len)
 {
 	const char *env = getenv("AVW_FAULT_SCAN");

@@ -11,6 +11,9 @@
  * environment (a wrapper sets it): crash on any job holding "EICAR", as
  * an engine would on a database that breaks it
  *   syscall=NAME call a forbidden syscall (open, socket, execve, ptrace, kill1)
+ * and resources the engine runs out of during a scan (AVW_FAULT_SCAN):
+ *   tmpfull      the worker's temp dir filled before the scan (emptied after)
+ *   nofile:N     RLIMIT_NOFILE lowered to N descriptors above those open
  */
 #ifndef AVW_FAULT_H
 #define AVW_FAULT_H
@@ -25,6 +28,9 @@
 int fault_maybe_inject(const void *data, size_t len);
 /* Corrupts a result the way a compromised worker could. */
 void fault_corrupt(struct ipc_result *r);
+/* Around the scan: AVW_FAULT_SCAN=tmpfull or nofile:N takes the resource. */
+void fault_resources_begin(const char *tmpdir);
+void fault_resources_end(void);
 /*
  * The host misbehaving, chosen by the AVW_FAULT_HOST environment variable
  * (set by a wrapper script on scanner_path; the supervisor passes no
