@@ -32,7 +32,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) \
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 
 PLATFORM  := platform/plat.c
-IPC       := ipc/msg.c ipc/chan.c ipc/gather.c ipc/text.c
+IPC       := ipc/msg.c ipc/chan.c ipc/gather.c ipc/text.c ipc/codes.c
 PRIV      := privileges/spawn.c privileges/host.c privileges/pidns.c privileges/worker.c privileges/landlock.c privileges/seccomp.c
 # The supervisor, by layer: configuration; the pool (verdict memory, queue,
 # generations, slots, the host link, the database watch); the clients
@@ -237,7 +237,7 @@ FUZZ_BINS       := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_PURE       := supervisor/clamd.c
 FUZZ_SESSION    := supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c \
 	supervisor/peerfs.c supervisor/reply.c supervisor/clamd.c
-FUZZ_SUPPORT    := ipc/text.c ipc/gather.c platform/plat.c tests/fake_pool.c
+FUZZ_SUPPORT    := ipc/text.c ipc/codes.c ipc/gather.c platform/plat.c supervisor/stats.c tests/fake_pool.c
 fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
 fuzzsup = $(patsubst %.c,$(FUZZ_BUILD)/sup/%.o,$(1))
 
@@ -303,7 +303,7 @@ PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
 AR             ?= ar
 AVWLIB_VERSION := 0.1.0
 AVWLIB_SONAME  := libavwarden.so.0
-AVWLIB_SRC     := client/avwarden.c client/proto.c
+AVWLIB_SRC     := client/avwarden.c client/proto.c ipc/codes.c
 AVWLIB_CFLAGS   = -std=gnu11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden
 pobj = $(patsubst %.c,$(BUILD)/objpic/%.o,$(1))
 AVWLIB := $(BUILD)/libavwarden.a $(BUILD)/libavwarden.so.$(AVWLIB_VERSION) $(BUILD)/libavwarden.so.0 \

@@ -86,6 +86,30 @@ enum avw_status {
 #define AVW_CODE_QUEUE_FULL  104
 #define AVW_CODE_TOO_LARGE   105  /* over the daemon's max_message_size */
 #define AVW_CODE_MALFORMED   106  /* a result (scanner's or daemon's reply) that failed validation */
+#define AVW_CODE_ENGINE_FAILED 107 /* the engine failed on a layer and went on: not fully scanned */
+/* From 200: what the scanner found the engine could not read or ran out
+ * of, by Momentum's decomposer and generic codes (avw_code_name()). */
+#define AVW_CODE_MALFORMED_CONTAINER 201     /* DEC_RESULT_MALFORMED_CONTAINER_DETECTED */
+#define AVW_CODE_ENCRYPTED_CONTAINER 202     /* DEC_RESULT_ENCRYPTED_CONTAINER_DETECTED */
+#define AVW_CODE_FILE_EXTRACT_FAILED 203     /* DEC_RESULT_FILE_EXTRACT_FAILED */
+#define AVW_CODE_MAX_EXTRACT_SIZE 204        /* DEC_RESULT_MAXIMUM_EXTRACT_SIZE_EXCEEDED */
+#define AVW_CODE_MAX_CUMULATIVE_SIZE 205     /* DEC_RESULT_MAXIMUM_CUMULATIVE_EXTRACT_SIZE_EXCEEDED */
+#define AVW_CODE_MAX_FILES 206               /* DEC_RESULT_MAXIMUM_FILES_EXTRACTED */
+#define AVW_CODE_FILE_SPLIT 207              /* DEC_RESULT_FILE_SPLIT_ACROSS_CONTAINERS */
+#define AVW_CODE_OUT_OF_MEMORY 208           /* GEN_RESULT_OUT_OF_MEMORY */
+#define AVW_CODE_PARTIAL_MESSAGE 209         /* DEC_RESULT_PARTIAL_MESSAGE_DETECTED */
+#define AVW_CODE_UNKNOWN_ALGORITHM 210       /* DEC_RESULT_CONTAINER_UNKNOWN_ALGORITHM */
+#define AVW_CODE_TEMPFILE_ACCESS_FAILED 211  /* DEC_RESULT_TEMPFILE_ACCESS_FAILED */
+#define AVW_CODE_FILE_ACCESS_FAILED 212      /* DEC_RESULT_FILE_ACCESS_FAILED */
+
+/*
+ * The name of a code: Momentum's for what the engine could not read or ran
+ * out of (DEC_RESULT_..., GEN_RESULT_...; libclamav's limits CL_EMAXREC and
+ * friends by the same names), AVW_... for avwarden's own causes (a crash, a
+ * timeout, no scanner), "NONE" for 0, "UNKNOWN" otherwise. Never NULL; the
+ * numbers never change meaning.
+ */
+const char *avw_code_name(int code);
 
 struct avw_result {
 	enum avw_status status;

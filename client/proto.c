@@ -378,3 +378,12 @@ size_t avw__unstuff_end(struct avw__unstuff *u, unsigned char *out)
 	u->held = 0;
 	return w;
 }
+
+/* The names are avwarden's own table (ipc/codes.c), compiled into the
+ * library with it. */
+const char *ipc_code_name(int32_t code);
+
+__attribute__((visibility("default"))) const char *avw_code_name(int code)
+{
+	return ipc_code_name((int32_t)code);
+}

@@ -74,8 +74,14 @@ enum ipc_dec_code {
 const char *ipc_status_name(enum ipc_status s);
 /* libclamav's text for an engine code (cl_strerror), without linking it. */
 const char *ipc_engine_strerror(int32_t code);
-/* The Momentum name of an ipc_dec_code ("DEC_RESULT_MALFORMED_CONTAINER_DETECTED"), or NULL. */
-const char *ipc_dec_code_name(int32_t code);
+/*
+ * The name of an engine code (ipc/codes.c): Momentum's decomposer and
+ * generic names for what the engine could not read or ran out of
+ * ("DEC_RESULT_MALFORMED_CONTAINER_DETECTED", "GEN_RESULT_OUT_OF_MEMORY"),
+ * libclamav's limits by the same names, avwarden's own causes as
+ * "AVW_..."; "NONE" for 0. Never NULL.
+ */
+const char *ipc_code_name(int32_t code);
 
 /* ---- control records, supervisor <-> host ---- */
 

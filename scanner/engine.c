@@ -164,12 +164,12 @@ void scan_options_default(struct cl_scan_options *o)
  */
 static int32_t unscannable_code(const char *name)
 {
-	static const struct { const char *prefix; cl_error_t code; } t[] = {
+	static const struct { const char *prefix; int32_t code; } t[] = {
 		{ "Heuristics.Limits.Exceeded.MaxRecursion", CL_EMAXREC },
 		{ "Heuristics.Limits.Exceeded.MaxFiles", CL_EMAXFILES },
 		{ "Heuristics.Limits.Exceeded.MaxScanTime", CL_ETIMEOUT },
 		{ "Heuristics.Limits.Exceeded", CL_EMAXSIZE },
-		{ "Heuristics.Encrypted", CL_EFORMAT },
+		{ "Heuristics.Encrypted", IPC_DEC_ENCRYPTED_CONTAINER },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

@@ -150,6 +150,11 @@ static int parse_option(char *tok, struct sup_listen_spec *o, char *err, size_t 
 		o->wire = 1;
 	} else if (strcmp(tok, "errors=reply") == 0 || strcmp(tok, "errors=close") == 0) {
 		o->errors_close = tok[7] == 'c';
+	} else if (strncmp(tok, "unscannable=", 12) == 0) {
+		if ((o->unscannable = sup_unscannable_parse(tok + 12)) < 0) {
+			snprintf(err, errlen, "%s: expected unscannable=reject, tempfail or pass", tok);
+			return -1;
+		}
 	} else if (strncmp(tok, "errors=", 7) == 0) {
 		snprintf(err, errlen, "%s: expected errors=reply (the default) or errors=close", tok);
 		return -1;
@@ -174,7 +179,7 @@ static int parse_option(char *tok, struct sup_listen_spec *o, char *err, size_t 
 	} else if (!o->is_unix && strncmp(tok, "allow=", 6) == 0) {
 		return parse_allow(tok + 6, o, err, errlen);
 	} else {
-		snprintf(err, errlen, "%s: unknown option (unix: mode=, owner=, group=, wire, errors=; tcp: allow=, wire, errors=)", tok);
+		snprintf(err, errlen, "%s: unknown option (unix: mode=, owner=, group=, wire, errors=, unscannable=; tcp: allow=, wire, errors=, unscannable=)", tok);
 		return -1;
 	}
 	return 0;
@@ -191,6 +196,7 @@ int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t
 
 	memset(o, 0, sizeof(*o));
 	o->mode = 0666;  /* clamd's LocalSocketMode in Debian: MTAs run as other users */
+	o->unscannable = -1;
 	if (strlen(s) >= sizeof(buf)) {
 		snprintf(err, errlen, "too long");
 		return -1;
@@ -212,4 +218,14 @@ int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t
 	while (rc == 0 && (tok = strtok_r(NULL, " \t", &save)) != NULL)
 		rc = parse_option(tok, o, err, errlen);
 	return rc;
+}
+
+int sup_unscannable_parse(const char *s)
+{
+	static const char *const names[] = { "reject", "tempfail", "pass" };
+
+	for (int i = 0; s != NULL && i < 3; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
 }

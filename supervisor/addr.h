@@ -26,12 +26,23 @@ struct sup_listen_spec {
 	unsigned nallow;
 	int wire;                 /* streams arrive in SMTP wire form (use_wire_rep) */
 	int errors_close;         /* errors=close: an error clamd never sends closes, unanswered */
+	int unscannable;          /* unscannable=reject|tempfail|pass; -1: unscannable_action */
 };
 /*
  * "unix:/path [mode=0660] [owner=USER] [group=GROUP] [wire] [errors=reply|close]" or
  * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire] [errors=reply|close]". 0, or -1 with err.
  */
 int sup_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
+/*
+ * What a clamd-protocol client is told of an UNSCANNABLE verdict, as
+ * Momentum's `action`: reject (NAME FOUND, the default), tempfail (an
+ * ERROR, so the MTA defers) or pass (OK). Parsed from "reject",
+ * "tempfail", "pass" (-1 if none of them).
+ */
+enum sup_unscannable { SUP_UNSCANNABLE_REJECT = 0, SUP_UNSCANNABLE_TEMPFAIL, SUP_UNSCANNABLE_PASS };
+int sup_unscannable_parse(const char *s);
+const char *sup_unscannable_name(int action);
+
 struct sockaddr;
 /* 1 when the address is inside the network (IPv4 clients of a dual-stack
  * socket included, as ::ffff:a.b.c.d). */

@@ -5,6 +5,8 @@
  */
 #include "clamd.h"
 
+#include "addr.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -171,6 +173,26 @@ int sup_instream_feed(struct sup_instream *s, const unsigned char *src, size_t n
 		s->chunk_left = size;
 	}
 	return SUP_INSTREAM_MORE;
+}
+
+const char *sup_unscannable_name(int action)
+{
+	return action == SUP_UNSCANNABLE_TEMPFAIL ? "tempfail" : action == SUP_UNSCANNABLE_PASS ? "pass" : "reject";
+}
+
+int sup_unscannable_apply(int action, struct sup_verdict *v)
+{
+	if (v->status != IPC_UNSCANNABLE || action == SUP_UNSCANNABLE_REJECT)
+		return 0;
+	if (action == SUP_UNSCANNABLE_TEMPFAIL) {
+		/* The reply names what was not scanned: "NAME ERROR". */
+		v->status = IPC_ERROR;
+		snprintf(v->reason, sizeof(v->reason), "%s", v->name);
+	} else {
+		v->status = IPC_CLEAN;
+	}
+	v->name[0] = '\0';
+	return 1;
 }
 
 int sup_clamd_format_result(const struct sup_verdict *v, char delim, char *buf, size_t buflen)

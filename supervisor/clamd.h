@@ -105,6 +105,10 @@ struct sup_verdict {
 	char reason[160];          /* ERROR: why, e.g. "scanner crashed: SIGSEGV" */
 };
 
+/* Applies an unscannable action (addr.h) to v in place: tempfail makes it
+ * an ERROR naming what was not scanned, pass a CLEAN. 1 if v changed. */
+int sup_unscannable_apply(int action, struct sup_verdict *v);
+
 /* "stream: OK", "stream: NAME FOUND", "stream: REASON ERROR" + delim.
  * Returns the length written (always < buflen), or -1 if it does not fit. */
 int sup_clamd_format_result(const struct sup_verdict *v, char delim, char *buf, size_t buflen);

@@ -27,13 +27,23 @@ static const char *engine_of(const struct sup_verdict *v, char *buf, size_t len)
 	return buf;
 }
 
-static void job_done(struct sup_job *job, const struct sup_verdict *v)
+static void job_done(struct sup_job *job, const struct sup_verdict *found)
 {
 	struct sup_conn *c = job->ctx;
 	char line[IPC_NAME_MAX + 4400], eng[80];
+	struct sup_verdict shown = *found;
+	const struct sup_verdict *v = &shown;
 	int n;
 
 	c->job_pending = 0;
+	/* On the clamd protocol the listener's unscannable action applies;
+	 * AVWINSTREAM always tells the truth (the client library decides). */
+	if (c->cmd != SUP_CMD_AVWINSTREAM && sup_unscannable_apply(c->unscannable, &shown)) {
+		log_info("unscannable_action", "id=%" PRIu64 " virus=%s action=%s listen=\"%s\"", job->id, found->name,
+		    sup_unscannable_name(c->unscannable), c->listener);
+		if (c->unscannable == SUP_UNSCANNABLE_PASS)
+			sup_counters.unscannable_passed++;
+	}
 	if (c->cmd == SUP_CMD_AVWINSTREAM)
 		n = sup_avw_format_result(v, engine_of(v, eng, sizeof(eng)), c->delim, line, sizeof(line));
 	else
@@ -144,6 +154,7 @@ static void start_pathscan(struct sup_conn *c, const char *path, int fd)
 {
 	struct sup_pathscan_req r = {
 		.cmd = c->cmd, .path = path, .fd = fd, .peer = c->peer, .next_job_id = &S.next_job_id,
+		.unscannable = c->unscannable,
 	};
 
 	c->state = C_SCANNING;

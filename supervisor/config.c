@@ -206,6 +206,17 @@ static int validate_facility(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int validate_unscannable(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (sup_unscannable_parse(s) < 0) {
+		cfg_error(cfg, "%s = \"%s\": expected reject, tempfail or pass", opt->name, s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
 /* An octal mode the owner can use and the world cannot: the socket stops the daemon. */
 static int parse_mode(const char *s, unsigned *out)
 {
@@ -288,6 +299,7 @@ static cfg_t *parser_new(void)
 		CFG_BOOL_CB("ping_health", cfg_true, CFGF_NONE, parse_bool),
 		CFG_BOOL_CB("canary", cfg_true, CFGF_NONE, parse_bool),
 		CFG_STR("syslog_facility", "mail", CFGF_NONE),
+		CFG_STR("unscannable_action", "reject", CFGF_NONE),
 		CFG_END(),
 	};
 	static const char *const size_keys[] = { "max_message_size", "max_path_scan_size", "scanner_tmp_size",
@@ -306,6 +318,7 @@ static cfg_t *parser_new(void)
 	cfg_set_validate_func(cfg, "scanner_log", validate_log_path);
 	cfg_set_validate_func(cfg, "user", validate_nonempty);
 	cfg_set_validate_func(cfg, "syslog_facility", validate_facility);
+	cfg_set_validate_func(cfg, "unscannable_action", validate_unscannable);
 	cfg_set_validate_func(cfg, "control_socket_mode", validate_mode);
 	return cfg;
 }
@@ -370,6 +383,7 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->ping_health = cfg_getbool(cfg, "ping_health") ? 1 : 0;
 	out->canary = cfg_getbool(cfg, "canary") ? 1 : 0;
 	out->syslog_facility = facility_of(cfg_getstr(cfg, "syslog_facility"));
+	out->unscannable_action = sup_unscannable_parse(cfg_getstr(cfg, "unscannable_action"));
 	/* Validated above. */
 	(void)parse_mode(cfg_getstr(cfg, "control_socket_mode"), &out->control_socket_mode);
 	(void)plat_parse_size(cfg_getstr(cfg, "max_message_size"), &out->max_message_size);

@@ -45,6 +45,7 @@ struct sup_config {
 	int ping_health;               /* PING fails while no scanner can serve */
 	int canary;                    /* a new generation scans the canary set first */
 	int syslog_facility;           /* LOG_MAIL etc. */
+	int unscannable_action;        /* enum sup_unscannable, for listeners that set none */
 	/* Lines that set these, for errors found after loading (0: the default) */
 	int line_user, line_scanner_path, line_database, line_listen, line_control_socket;
 };

@@ -178,6 +178,31 @@ static void fmt_time(time_t t, char *buf, size_t len)
 		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Not fully scanned (UNSCANNABLE, ERROR), by cause: Momentum's names
+ * (ipc/codes.c); codes that share a name are counted together. */
+static void by_code(struct out *o, const struct sup_stats *s)
+{
+	for (int i = 0; i < SUP_STATS_CODES; i++) {
+		const char *name = ipc_code_name(i - 1);
+		uint64_t n = 0;
+		int first = 1;
+		char key[96];
+		if (s->by_code[i] == 0)
+			continue;
+		for (int j = 0; j < SUP_STATS_CODES; j++) {
+			if (s->by_code[j] == 0 || strcmp(ipc_code_name(j - 1), name) != 0)
+				continue;
+			if (j < i)
+				first = 0;  /* counted with an earlier code */
+			n += s->by_code[j];
+		}
+		if (n == 0 || !first)
+			continue;
+		snprintf(key, sizeof(key), "code_%s", name);
+		o_u64(o, name, key, n);
+	}
+}
+
 static void fmt_stats(struct out *o)
 {
 	const struct sup_stats *s = &sup_counters;
@@ -229,6 +254,8 @@ static void fmt_stats(struct out *o)
 	o_u64(o, "hosts killed (misbehaved)", "host_misbehaved", s->host_misbehaved);
 	o_u64(o, "joined (same bytes in flight)", "joined", s->joined);
 	o_u64(o, "cancelled (client gone)", "cancelled", s->cancelled);
+	o_u64(o, "unscannable passed", "unscannable_passed", s->unscannable_passed);
+	by_code(o, s);
 	if (o->json) {
 		o_dbl(o, "", "replacement_ms_p50", r50);
 		o_dbl(o, "", "replacement_ms_p99", r99);

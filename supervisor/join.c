@@ -53,7 +53,7 @@ static void fanout(struct sup_job *l, const struct sup_verdict *v)
 		f->verdict = *v;
 		J.joined++;
 		sup_counters.joined++;
-		sup_stats_answered(v->status, plat_now_ns() - f->t_submit);
+		sup_stats_answered(v->status, v->engine_code, plat_now_ns() - f->t_submit);
 		log_info("scan", "id=%llu size=%zu verdict=%s%s%s joined=%llu", (unsigned long long)f->id, f->len,
 		    ipc_status_name(v->status), v->name[0] ? " virus=" : "", v->name, (unsigned long long)l->id);
 		f->done(f, &f->verdict);

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "../platform/plat.h"
+#include "addr.h"
 #include "pool.h"
+#include "stats.h"
 
 /* Files one SCAN of a directory may reach (the fuzzer builds with fewer). */
 #ifndef PATHSCAN_MAX_FILES
@@ -52,6 +54,7 @@ struct sup_pathscan {
 	int fildes_fd;              /* FILDES: the descriptor, until read */
 	int top_is_dir;
 	int stop;                   /* SCAN: the first virus ends it */
+	int unscannable;            /* what the client is told of UNSCANNABLE */
 	uint64_t *next_job_id;
 	struct sup_pathlist files;
 	size_t fnext;
@@ -145,12 +148,20 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 }
 
 /* A file's verdict: reported, or not (clean files inside a directory). */
-static int report_verdict(struct sup_pathscan *ps, const struct sup_job *job, const struct sup_verdict *v,
+static int report_verdict(struct sup_pathscan *ps, const struct sup_job *job, const struct sup_verdict *found,
     const char *name)
 {
 	char buf[IPC_NAME_MAX + 4400];
+	struct sup_verdict shown = *found;
+	const struct sup_verdict *v = &shown;
 	int rc;
 
+	if (sup_unscannable_apply(ps->unscannable, &shown)) {
+		log_info("unscannable_action", "id=%" PRIu64 " virus=%s action=%s", job->id, found->name,
+		    sup_unscannable_name(ps->unscannable));
+		if (ps->unscannable == SUP_UNSCANNABLE_PASS)
+			sup_counters.unscannable_passed++;
+	}
 	if (v->status == IPC_CLEAN && ps->top_is_dir)
 		return 0;
 	if (v->status != IPC_CLEAN && v->status != IPC_ERROR && ps->stop)
@@ -362,6 +373,7 @@ struct sup_pathscan *sup_pathscan_start(uv_loop_t *loop, const struct sup_config
 	ps->fildes_fd = req->fd;
 	ps->next_job_id = req->next_job_id;
 	ps->stop = req->cmd == SUP_CMD_SCAN || req->cmd == SUP_CMD_ALLMATCHSCAN;
+	ps->unscannable = req->unscannable;
 	if (req->cmd == SUP_CMD_FILDES) {
 		snprintf(name, sizeof(name), "fd[%d]", req->fd);
 		ps->top = strdup(name);

@@ -38,6 +38,7 @@ struct sup_pathscan_req {
 	int fd;                      /* FILDES: the descriptor (taken over), else -1 */
 	struct sup_peer peer;
 	uint64_t *next_job_id;       /* job ids for the log */
+	int unscannable;             /* the listener's unscannable action (addr.h) */
 };
 
 /* Starts; the ops are called from the loop, the first time after this

@@ -49,8 +49,8 @@ void sup_verdict_error(struct sup_verdict *v, int32_t code, const char *fmt, ...
 static void log_answer(const struct sup_job *job, const struct sup_verdict *v, const struct sup_answer_by *by, uint64_t ns)
 {
 	uint32_t worker = by ? by->worker : 0, gen = by ? by->gen : 0;
-	/* What the worker found the engine could not read, by Momentum's name. */
-	const char *code = ipc_dec_code_name(v->engine_code);
+	/* Why it was not scanned whole, by Momentum's name where it has one. */
+	const char *code = v->status == IPC_ERROR || v->status == IPC_UNSCANNABLE ? ipc_code_name(v->engine_code) : NULL;
 
 	if (v->status == IPC_ERROR)
 		log_warnx("scan", "id=%" PRIu64 " size=%zu ms=%.3f verdict=ERROR reason=\"%s\"%s%s worker=%u gen=%u",
@@ -111,7 +111,7 @@ void sup_job_answer(struct sup_job *job, const struct sup_verdict *v, const stru
 	uint64_t ns = plat_now_ns() - job->t_submit;
 
 	if (!job->internal) {
-		sup_stats_answered(v->status, ns);
+		sup_stats_answered(v->status, v->engine_code, ns);
 		sup_verdicts_tell(job, v, by);
 		log_answer(job, v, by, ns);
 	}

@@ -11,11 +11,13 @@
 #include <uv.h>
 
 #include "../platform/plat.h"
+#include "addr.h"
 #include "clamd.h"
 #include "pathscan.h"
 #include "pool.h"
 #include "reply.h"
 #include "session.h"
+#include "stats.h"
 
 /*
  * After an error reply to a client that is still sending (size limit), we
@@ -50,6 +52,7 @@ struct sup_conn {
 	int is_unix;
 	int wire_listener;         /* the listener's `wire` */
 	int errors_close;          /* the listener's errors=close */
+	int unscannable;           /* its unscannable=, or unscannable_action */
 	char listener[128];        /* its `listen` entry, for the log (the
 	                            * listener may close before the connection) */
 	uv_timer_t timer;          /* read timeouts, write timeout, linger */

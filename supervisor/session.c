@@ -274,6 +274,7 @@ void sup_session_open(union sup_stream *h, const struct sup_listener_info *l, co
 	c->is_unix = l->is_unix;
 	c->wire_listener = l->wire;
 	c->errors_close = l->errors_close;
+	c->unscannable = l->unscannable >= 0 ? l->unscannable : S.cfg->unscannable_action;
 	snprintf(c->listener, sizeof(c->listener), "%s", l->name);
 	if (peer != NULL) {
 		c->peer = *peer;

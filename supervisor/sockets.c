@@ -299,7 +299,7 @@ static int listen_one(struct sup_listener *l, const char *spec, char *err, size_
 	if (rc < 0)
 		return rc;
 	l->info = (struct sup_listener_info){ .name = l->name, .is_unix = sp->is_unix, .wire = sp->wire,
-		.errors_close = sp->errors_close };
+		.errors_close = sp->errors_close, .unscannable = sp->unscannable };
 	l->h.handle.data = l;
 	if ((rc = uv_listen(&l->h.stream, SOCKETS_BACKLOG, on_connection)) < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s (port or path already in use?)", spec, uv_strerror(rc));

@@ -27,6 +27,7 @@ struct sup_listener_info {
 	int is_unix;               /* can carry descriptors (FILDES) and credentials */
 	int wire;                  /* streams arrive in SMTP wire form */
 	int errors_close;          /* errors=close */
+	int unscannable;           /* unscannable=, or -1 */
 };
 
 int sup_sockets_start(uv_loop_t *loop, const struct sup_config *cfg, char *err, size_t errlen);

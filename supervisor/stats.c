@@ -18,8 +18,10 @@ static struct {
 	unsigned noverhead;
 } S;
 
-void sup_stats_answered(unsigned status, uint64_t ns)
+void sup_stats_answered(unsigned status, int32_t code, uint64_t ns)
 {
+	if ((status == 3 || status == 4) && code >= -1 && code < SUP_STATS_CODES - 1)
+		sup_counters.by_code[code + 1]++;
 	sup_counters.scanned++;
 	sup_counters.scan_ns_total += ns;
 	switch (status) {

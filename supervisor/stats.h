@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#define SUP_STATS_CODES 300
+
 struct sup_stats {
 	uint64_t scanned, clean, infected, unscannable, errors;
 	uint64_t worker_crashes, timeouts, violations, host_restarts;
@@ -22,12 +24,17 @@ struct sup_stats {
 	uint64_t host_misbehaved;     /* hosts killed for a malformed or forged record */
 	uint64_t joined;              /* answered by the scan of identical content in flight */
 	uint64_t cancelled;           /* given up by their clients */
+	uint64_t unscannable_passed;  /* answered OK by unscannable_action = pass */
+	/* UNSCANNABLE and ERROR answers by engine code (index code + 1, codes
+	 * -1 to SUP_STATS_CODES - 2): `stats` shows them by name */
+	uint64_t by_code[SUP_STATS_CODES];
 };
 
 extern struct sup_stats sup_counters;
 
-/* A job answered with this status (enum ipc_status), ns after its submit. */
-void sup_stats_answered(unsigned status, uint64_t ns);
+/* A job answered with this status (enum ipc_status) and engine code, ns
+ * after its submit. */
+void sup_stats_answered(unsigned status, int32_t code, uint64_t ns);
 
 /* Worker death to replacement serving, in ns (the last 256). */
 void sup_stats_respawn(uint64_t ns);

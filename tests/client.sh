@@ -41,7 +41,7 @@ echo "# the shared library"
 check "soname" "libavwarden.so.0" \
 	"$(readelf -d "$B/libavwarden.so.0.1.0" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
 check "exports only the avw_ API" \
-	"avw_client_free avw_client_new avw_client_set_wire avw_scan_buffer avw_scan_fd avw_scan_path avw_status_name" \
+	"avw_client_free avw_client_new avw_client_set_wire avw_code_name avw_scan_buffer avw_scan_fd avw_scan_path avw_status_name" \
 	"$(nm -D --defined-only "$B/libavwarden.so.0.1.0" | awk '$2 == "T" || $2 == "D" || $2 == "B" { print $3 }' |
 		grep -v '^_' | sort | tr '\n' ' ' | sed 's/ $//')"
 check "no other global symbol" "" \

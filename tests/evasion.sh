@@ -63,6 +63,7 @@ with zipfile.ZipFile(os.path.join(out, "real_ooxml.docx"), "w", zipfile.ZIP_DEFL
     z.writestr("word/document.xml", "<document><body>" + "plain words " * 2000 + "</body></document>")
 PY
 
+q() { printf "$2" | $CLIENT "$1" raw | vis; }
 # answer SOCKET FILE: the INSTREAM reply, "|" for the terminator.
 answer() { $CLIENT "unix:$1" instream "$2" 2>/dev/null | vis; }
 short() { sed 's/^stream: //; s/|$//; s/ FOUND$/ FOUND/'; }
@@ -116,6 +117,36 @@ grep -q ' info scan id=.* verdict=UNSCANNABLE virus=Heuristics.Unscannable.Malfo
 grep -q ' verdict=UNSCANNABLE virus=Heuristics.Unscannable.FileExtractFailed code=DEC_RESULT_FILE_EXTRACT_FAILED ' "$T/ev/scanner.log" &&
 	ok "scanner log: an unsupported method, DEC_RESULT_FILE_EXTRACT_FAILED" || bad "scanner log: FILE_EXTRACT_FAILED"
 check "still serving" "stream: OK|" "$($CLIENT "$SOCK" instream "$T/clean.eml" | vis)"
+stop || bad "stopped cleanly"
+
+###########################################################################
+echo "# unscannable_action: reject, tempfail, pass; per listener"
+write_conf act "$B/avwarden-scanner" "database = \"$DB\"" 'cache_size = 0' 'unscannable_action = "tempfail"' \
+	"listen = { \"unix:$T/act/clamd.sock\", \"unix:$T/act/reject.sock unscannable=reject\", \"unix:$T/act/pass.sock unscannable=pass\" }"
+start act || exit 1
+chmod -R a+rX "$C"
+cut=$C/evil_zip_trunc40.zip
+check "tempfail (the config's): an ERROR naming what was not scanned" \
+	"Heuristics.Unscannable.MalformedContainer ERROR" "$(answer "$T/act/clamd.sock" "$cut" | short)"
+check "tempfail, by SCAN" "$cut: Heuristics.Unscannable.MalformedContainer ERROR|" "$(q "unix:$T/act/clamd.sock" "zSCAN $cut\0")"
+check "reject (the listener's): FOUND" "Heuristics.Unscannable.MalformedContainer FOUND" \
+	"$(answer "$T/act/reject.sock" "$cut" | short)"
+check "pass (the listener's): OK" OK "$(answer "$T/act/pass.sock" "$cut" | short)"
+grep -q ' info unscannable_action id=[0-9]* virus=Heuristics.Unscannable.MalformedContainer action=pass ' "$T/act/scanner.log" &&
+	ok "pass is logged with what was not scanned" || bad "unscannable_action logged"
+for s in clamd.sock reject.sock pass.sock; do
+	check "$s: a detection is FOUND whatever the action" "Eicar-Test-Signature.Tail.UNOFFICIAL FOUND" \
+		"$(answer "$T/act/$s" "$C/pos_zip_deflate.zip" | short)"
+	check "$s: clean is OK" OK "$(answer "$T/act/$s" "$C/ok_zip_stored.zip" | short)"
+done
+out=$(AVWARDEN_ADDRESS="unix:$T/act/pass.sock" "$B/avwarden-scan" -a "unix:$T/act/pass.sock" "$cut" 2>&1)
+case $out in *UNSCANNABLE*DEC_RESULT_MALFORMED_CONTAINER_DETECTED* | *UNSCANNABLE*201*)
+	ok "the client library is told the truth on any listener ($out)";;
+*) bad "the client library: UNSCANNABLE with its code" "$out";; esac
+st=$("$CTL" -s "$T/act/control.sock" stats --json)
+case $st in *'"unscannable_passed": 1'*) ok "stats: unscannable_passed 1";; *) bad "stats: unscannable_passed" "$st";; esac
+case $st in *'"code_DEC_RESULT_MALFORMED_CONTAINER_DETECTED": 5'*) ok "stats: the 5 cut zips counted by code, DEC_RESULT_MALFORMED_CONTAINER_DETECTED";;
+*) bad "stats: counts by code" "$st";; esac
 stop || bad "stopped cleanly"
 
 ###########################################################################

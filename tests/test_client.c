@@ -238,6 +238,34 @@ static void test_daemon_formats_round_trip(void **state)
 	}
 }
 
+/* Codes by name: Momentum's decomposer and generic names, stable numbers. */
+static void test_code_names(void **state)
+{
+	(void)state;
+	assert_string_equal(avw_code_name(AVW_CODE_NONE), "NONE");
+	assert_string_equal(avw_code_name(AVW_CODE_MALFORMED_CONTAINER), "DEC_RESULT_MALFORMED_CONTAINER_DETECTED");
+	assert_string_equal(avw_code_name(201), "DEC_RESULT_MALFORMED_CONTAINER_DETECTED");
+	assert_string_equal(avw_code_name(AVW_CODE_ENCRYPTED_CONTAINER), "DEC_RESULT_ENCRYPTED_CONTAINER_DETECTED");
+	assert_string_equal(avw_code_name(AVW_CODE_FILE_EXTRACT_FAILED), "DEC_RESULT_FILE_EXTRACT_FAILED");
+	assert_string_equal(avw_code_name(AVW_CODE_PARTIAL_MESSAGE), "DEC_RESULT_PARTIAL_MESSAGE_DETECTED");
+	assert_string_equal(avw_code_name(AVW_CODE_TEMPFILE_ACCESS_FAILED), "DEC_RESULT_TEMPFILE_ACCESS_FAILED");
+	assert_string_equal(avw_code_name(212), "DEC_RESULT_FILE_ACCESS_FAILED");
+	/* libclamav's limits and failures, by the same names */
+	assert_string_equal(avw_code_name(23), "DEC_RESULT_MAXIMUM_DEPTH_REACHED");   /* CL_EMAXREC */
+	assert_string_equal(avw_code_name(25), "DEC_RESULT_MAXIMUM_FILES_EXTRACTED"); /* CL_EMAXFILES */
+	assert_string_equal(avw_code_name(21), "DEC_RESULT_MAXIMUM_EXTRACT_TIME_EXCEEDED");
+	assert_string_equal(avw_code_name(AVW_CODE_MEM), "GEN_RESULT_OUT_OF_MEMORY");
+	assert_string_equal(avw_code_name(17), "DEC_RESULT_TEMPFILE_ACCESS_FAILED");  /* CL_ETMPFILE */
+	/* avwarden's own */
+	assert_string_equal(avw_code_name(AVW_CODE_CRASH), "AVW_WORKER_CRASHED");
+	assert_string_equal(avw_code_name(AVW_CODE_TIMEOUT), "AVW_SCAN_TIMEOUT");
+	assert_string_equal(avw_code_name(AVW_CODE_UNAVAILABLE), "AVW_NO_SCANNER");
+	assert_string_equal(avw_code_name(AVW_CODE_UNKNOWN), "UNKNOWN");
+	assert_string_equal(avw_code_name(199), "UNKNOWN");
+	assert_string_equal(avw_code_name(1000), "UNKNOWN");
+	assert_string_equal(avw_code_name(-5), "UNKNOWN");
+}
+
 static void test_probe(void **state)
 {
 	char line[512];
@@ -321,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_clamd_replies),
 		cmocka_unit_test(test_daemon_formats_round_trip),
+		cmocka_unit_test(test_code_names),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_unstuff),
 	};
