@@ -9,7 +9,8 @@
 # Asserted (scanner/zipcheck.c, contcheck.c): no evil file is OK, every ok
 # file is OK (the zip64 one aside: libclamav skips its member, so it is
 # UNSCANNABLE on purpose), every pos file is found, no twin is found
-# infected by a signature; clean archives of every family built from this
+# infected by a signature; clean archives of every family and 24 real-looking
+# mails (alternatives, attachments plain, zipped, gzipped, forwarded) built from this
 # machine's files stay OK, and ClamAV's own test files are answered as
 # clamd answers them, but for the extract limit (no false positive).
 # usage: tests/evasion.sh BUILD_DIR   (root: clamd)
@@ -57,6 +58,37 @@ for i in range(0, 30, 10):
 # gzip files as Debian ships them
 for i, g in enumerate(sorted(glob.glob("/usr/share/doc/*/changelog.Debian.gz"))[:20]):
     shutil.copy(g, os.path.join(out, "real_%02d_changelog.gz" % i))
+# Real-looking mail: text and HTML alternatives, attachments of this
+# machine's files (plain, zipped, gzipped), a forwarded message, an invite.
+import base64, email.message, email.policy, gzip, io
+for i, d in enumerate(docs[:24]):
+    text = open(d, "rb").read().decode("utf-8", "replace")
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m["From"] = "alice@example.org"
+    m["To"] = "bob@example.net"
+    m["Subject"] = "notes %d" % i
+    m["Message-ID"] = "<real%d@example.org>" % i
+    m.set_content("Hello Bob,\n\nthe notes you asked for are attached.\n\n-- \nAlice\n")
+    m.add_alternative("<html><body><p>Hello Bob,</p><p>the notes are attached.</p></body></html>", subtype="html")
+    kind = i % 4
+    if kind == 0:
+        m.add_attachment(text, filename="copyright.txt")
+    elif kind == 1:
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("copyright.txt", text)
+        m.add_attachment(b.getvalue(), maintype="application", subtype="zip", filename="notes.zip")
+    elif kind == 2:
+        m.add_attachment(gzip.compress(text.encode()), maintype="application", subtype="gzip", filename="notes.txt.gz")
+    else:
+        inner = email.message.EmailMessage()
+        inner["From"] = "carol@example.com"
+        inner["Subject"] = "fwd"
+        inner.set_content(text[:2000])
+        m.add_attachment(inner)
+        m.add_attachment("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nSUMMARY:lunch\nEND:VEVENT\nEND:VCALENDAR\n",
+            subtype="calendar", filename="invite.ics")
+    open(os.path.join(out, "real_mail_%02d.eml" % i), "wb").write(m.as_bytes())
 with zipfile.ZipFile(os.path.join(out, "real_ooxml.docx"), "w", zipfile.ZIP_DEFLATED) as z:
     z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
     z.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
