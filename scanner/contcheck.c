@@ -6,6 +6,7 @@
  *   gz, bz2, xz   a stream cut short or corrupt (bzip2 throws its whole
  *         output away then; gzip and xz scan what came out before)
  *   TNEF  an attribute chain cut short (the attachment is lost)
+ *   7z    a header cut short or failing its CRC (nothing can be listed)
  *   mail  a message/partial fragment; a yEnc part, which it does not decode
  *   any other layer: a zip inside it (an SFX stub, an appended archive),
  *         which the engine scans without inspecting it as a zip
@@ -242,6 +243,27 @@ static int xz_check(const unsigned char *b, size_t len, uint64_t max, struct con
 	return ZC_OK;
 }
 
+/* ------------------------------------------------------------------- 7z */
+
+/* The signature header says where the archive's header is, and the CRCs of
+ * both: a 7z cut short or damaged there cannot be listed. */
+static int sevenz_check(const unsigned char *b, size_t len, struct cont_finding *f)
+{
+	uint64_t off, size;
+
+	if (len < 32)
+		return FOUND(f, ZC_MALFORMED, "7z: cut short in its signature header");
+	if (crc32(0, b + 12, 20) != le32(b + 8))
+		return FOUND(f, ZC_MALFORMED, "7z: signature header fails its CRC");
+	off = le32(b + 12) | (uint64_t)le32(b + 16) << 32;
+	size = le32(b + 20) | (uint64_t)le32(b + 24) << 32;
+	if (off > len - 32 || size > len - 32 - off)
+		return FOUND(f, ZC_MALFORMED, "7z: archive header past the end (cut short?)");
+	if (size > UINT32_MAX || crc32(0, b + 32 + off, (uInt)size) != le32(b + 28))
+		return FOUND(f, ZC_MALFORMED, "7z: archive header fails its CRC");
+	return ZC_OK;
+}
+
 /* ----------------------------------------------------------------- TNEF */
 
 static int tnef_check(const unsigned char *b, size_t len, struct cont_finding *f)
@@ -353,6 +375,8 @@ int cont_check(const char *type, const unsigned char *b, size_t len, const struc
 		return xz_check(b, len, lim->max_file_size, f);
 	if (strcmp(type, "CL_TYPE_TNEF") == 0)
 		return tnef_check(b, len, f);
+	if (strcmp(type, "CL_TYPE_7Z") == 0)
+		return sevenz_check(b, len, f);
 	if (strcmp(type, "CL_TYPE_MAIL") == 0)
 		return mail_check(b, len, f);
 	return embedded_zip_check(b, len, lim, f);

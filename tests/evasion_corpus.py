@@ -4,7 +4,7 @@
 stdlib only. Writes DIR/<name> (DIR the first argument) plus, for every file,
 mail_<name>.eml (the file as a base64 attachment).
 
-Naming: evil_* contain EICAR, twin_* are the same construction with benign
+Naming: evil_* contain EICAR (the 7z ones ClamAV's clam.exe test file), twin_* are the same construction with benign
 content, ok_* are well-formed clean controls (must stay CLEAN, no signal),
 pos_* are well-formed positive controls (must be VIRUS).
 """
@@ -414,6 +414,17 @@ put("ok_gz_multimember.gz", gz(BENIGN) + gz(BENIGN * 3))
 put("pos_gz_multimember.gz", gz(BENIGN) + gz(EICAR))
 put("ok_tar_no_eof_blocks.tar", mktar(BENIGN)[:512 * 4])
 put("ok_bz2_multistream.bz2", bz2.compress(BENIGN) + bz2.compress(BENIGN))
+
+# ---- 7z: ClamAV's own test archive (clam.exe inside), cut short and damaged
+SEVENZ = "/usr/share/clamav-testfiles/clam.7z"
+if os.path.exists(SEVENZ):
+    z7 = open(SEVENZ, "rb").read()
+    put("pos_7z.7z", z7)
+    put("evil_7z_cut_end.7z", z7[:-20])           # the archive header cut short
+    put("evil_7z_cut_half.7z", z7[:len(z7) // 2])
+    bad = bytearray(z7)
+    bad[-10] ^= 0x55                               # the archive header damaged
+    put("evil_7z_header_damaged.7z", bytes(bad))
 
 # ---------------------------------------------------------------- write
 os.makedirs(OUT, exist_ok=True)

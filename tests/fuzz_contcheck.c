@@ -1,8 +1,8 @@
 /*
  * tests/fuzz_contcheck.c: libFuzzer harness for scanner/contcheck.c and
  * zipcheck.c, the container walkers a worker runs on every layer of hostile
- * mail. The first byte picks the layer's type (bits 2-4: zip, tar, gz, bz2,
- * xz, TNEF, mail, anything else) and the limits (bits 0-1); the rest is the
+ * mail. The first byte picks the layer's type (bits 2-7, modulo 9: zip, tar,
+ * gz, bz2, xz, TNEF, mail, anything else, 7z) and the limits (bits 0-1); the rest is the
  * layer, in an exactly sized allocation (ASan sees a byte past the end).
  * Checked on every input: a code in range, a NUL-terminated reason present
  * exactly when there is a finding, the same answer twice (no state carried
@@ -21,8 +21,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const types[8] = { "CL_TYPE_ZIP", "CL_TYPE_POSIX_TAR", "CL_TYPE_GZ", "CL_TYPE_BZ",
-		"CL_TYPE_XZ", "CL_TYPE_TNEF", "CL_TYPE_MAIL", "CL_TYPE_MSEXE" };
+	static const char *const types[9] = { "CL_TYPE_ZIP", "CL_TYPE_POSIX_TAR", "CL_TYPE_GZ", "CL_TYPE_BZ",
+		"CL_TYPE_XZ", "CL_TYPE_TNEF", "CL_TYPE_MAIL", "CL_TYPE_MSEXE", "CL_TYPE_7Z" };
 	struct cont_limits lim = { 0 };
 	const char *type;
 	struct cont_finding f, g;
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim = (struct cont_limits){ .max_file_size = 1024, .max_scan_size = 4096, .max_files = 4 };
 	else if (data[0] & 2)
 		lim = (struct cont_limits){ .max_file_size = 100u << 20, .max_scan_size = 400u << 20, .max_files = 10000 };
-	type = types[(data[0] >> 2) & 7];
+	type = types[(data[0] >> 2) % 9];
 	if ((buf = malloc(size - 1 + 1)) == NULL)
 		return 0;
 	memcpy(buf, data + 1, size - 1);
