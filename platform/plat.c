@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,13 @@ long plat_pidfd_pid(int pidfd)
 			break;
 	fclose(f);
 	return pid;
+}
+
+int plat_pidfd_exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return PLAT_RETRY(poll(&p, 1, 0)) == 1 && (p.revents & POLLIN) ? 1 : 0;
 }
 
 uint64_t plat_proc_rss(pid_t pid)

@@ -65,6 +65,8 @@ long plat_proc_ppid(pid_t pid);
  * -1 when it is not a pidfd, its process is gone, or it lives in a pid
  * namespace we cannot see. */
 long plat_pidfd_pid(int pidfd);
+/* 1 once the pidfd's process has exited (reaped or not), 0 while it runs. */
+int plat_pidfd_exited(int pidfd);
 uint64_t plat_proc_rss(pid_t pid);
 
 /* Monotonic clock in nanoseconds. */

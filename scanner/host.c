@@ -215,7 +215,10 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 			host_fail("spawn request for temp dir %u, which worker %u still has", sp->slot, workers[i].id);
 	clean_slot(sp->slot);
 #ifdef AVW_FAULT_INJECTION
+	int gone = fault_host_worker_gone(), gone_status = 0;
 	pid = fault_host_fail_fork() ? (errno = EAGAIN, -1) : fork();
+	if (pid == 0 && gone)
+		_exit(0);
 #else
 	pid = fork();
 #endif
@@ -254,12 +257,19 @@ static void spawn_worker(const struct cl_engine *engine, const struct ipc_spawn 
 	pidfd = (int)syscall(SYS_pidfd_open, up.pid, 0);
 #ifdef AVW_FAULT_INJECTION
 	pidfd = fault_host_forge_pidfd(pidfd);
+	while (gone && waitpid(pid, &gone_status, 0) < 0 && errno == EINTR)
+		;
 #endif
 	host_send_fd(IPC_MSG_WORKER_UP, &up, pidfd);
 	if (pidfd >= 0)
 		close(pidfd);
 #ifdef AVW_FAULT_INJECTION
 	fault_host_after_up(ctl, sp->worker, pid);
+	if (gone) {
+		worker_exit_report(sp->worker, pid, gone_status, "");
+		workers[slot].pid = 0;
+		clean_slot(sp->slot);
+	}
 #endif
 }
 

@@ -285,15 +285,27 @@ static int host_identity(struct sup_host *h, int fd)
  * process must be the host's child, and from then on it is held by that
  * pidfd, so a later SIGKILL cannot reach anything else. Without a pidfd
  * (a kernel without them) the pid is ours and checked the same way.
+ * A worker may be gone before its report is read (killed from outside
+ * right after the fork, and reaped by the host): then there is nothing to
+ * check and nothing to harm; its WORKER_EXIT follows, and *global is 0.
  * Returns the pidfd, PIDFD_NONE, or -1; *global is our pid for it.
  */
 static int worker_pidfd(const struct sup_host *h, pid_t pid, int fd, pid_t *global)
 {
 	long g = fd >= 0 ? plat_pidfd_pid(fd) : pid;
 
-	if (fd < 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0 && errno != ENOSYS)
+	if (fd < 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0 && errno != ENOSYS) {
+		if (errno == ESRCH) {
+			*global = 0;
+			return PIDFD_NONE;
+		}
 		return -1;
+	}
 	if (g <= 1 || g == h->pid || g == h->inner_pid || g == getpid() || plat_proc_ppid((pid_t)g) != (long)h->inner_pid) {
+		if (fd >= 0 && plat_pidfd_exited(fd) == 1) {
+			*global = 0;
+			return fd;
+		}
 		if (fd >= 0)
 			close(fd);
 		return -1;

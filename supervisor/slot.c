@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -530,12 +529,7 @@ void sup_slot_fork_failed(struct sup_slot *s, const char *reason)
 
 int sup_slot_gone(const struct sup_slot *s)
 {
-	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
-
-	if (s->pidfd < 0)
-		return -1;
-	/* A pidfd is readable once its process has exited. */
-	return PLAT_RETRY(poll(&p, 1, 0)) == 1 && (p.revents & POLLIN) ? 1 : 0;
+	return s->pidfd < 0 ? -1 : plat_pidfd_exited(s->pidfd);
 }
 
 /* Faults the scan raised itself; a SIGKILL or SIGTERM from outside (an

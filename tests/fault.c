@@ -158,6 +158,14 @@ int fault_host_fail_fork(void)
 	return host_mode("fork-fail", &after) && ++forks > after;
 }
 
+int fault_host_worker_gone(void)
+{
+	static unsigned forks;
+	unsigned at;
+
+	return host_mode("worker-gone", &at) && ++forks == at;
+}
+
 pid_t fault_host_report_pid(pid_t pid)
 {
 	/* In a pid namespace of its own the host sees no foreign process:

@@ -44,6 +44,10 @@ void fault_resources_end(void);
  *                   (no pid namespace), or its own pidfd (in one)
  *   log-flood:N     send N LOG records right after READY
  *   fork-fail:N     every fork after the first N fails (EAGAIN)
+ *   worker-gone:N   the Nth worker exits at birth and is reaped before its
+ *                   WORKER_UP is sent: what a SIGKILL from outside right
+ *                   after the fork looks like to a supervisor that reads
+ *                   the report late (its pidfd names a process gone)
  *   second-ready    send READY twice
  *   oversized       send a record longer than any type right after READY
  *   truncated       send a READY cut short right after READY
@@ -54,6 +58,8 @@ void fault_resources_end(void);
 void fault_host_before_spawn(unsigned n);
 /* 1: make this fork fail. */
 int fault_host_fail_fork(void);
+/* 1: the worker about to be forked exits at once (worker-gone). */
+int fault_host_worker_gone(void);
 /* The pid to report for a worker that really is `pid`. */
 pid_t fault_host_report_pid(pid_t pid);
 /* The pidfd to send with it. */

@@ -17,6 +17,14 @@ DAEMON_PID=""
 
 cleanup() {
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	# A failure is read in CI's output alone: the daemons' warnings go with it.
+	if [ "$FAIL" -gt 0 ]; then
+		for _l in "$T"/*/scanner.log; do
+			[ -f "$_l" ] || continue
+			echo "# warnings and errors in $_l (last 40):"
+			grep -E ' (warn|err|crit)[a-z]* ' "$_l" | tail -40 | sed 's/^/#   /'
+		done
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -306,6 +306,20 @@ check "forged death: no poison" 0 "$(log_count 'poison_message')"
 ctl_ok && ok "forged death: supervisor serving" || bad "forged death: supervisor alive"
 stop || bad "stopped cleanly"
 
+# A worker killed from outside right after its fork and reaped by the host
+# before the supervisor reads its WORKER_UP: its pidfd names a process gone,
+# which is no forgery. The host lives, the worker is replaced, scans go on.
+hostile gone worker-gone:2 'max_concurrency = 2'
+wait_for "ready" log_has 'generation_serving gen=1' || bad "worker-gone: serving"
+wait_for "the gone worker's exit read" log_has 'worker_exit worker=2 pid=0 ' &&
+	ok "worker-gone: its exit is read" || bad "worker-gone: exit read" "$(grep worker= "$D/scanner.log" | head -8)"
+for i in 1 2 3 4; do
+	check "worker-gone: scan $i after it" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+done
+check "worker-gone: PING" "PONG|" "$($CLIENT $SOCK ping | vis)"
+check "worker-gone: the host was not killed" 0 "$(log_count 'host_malformed\|host_exit\|host_start gen=2')"
+stop || bad "stopped cleanly"
+
 # 100,000 LOG records at once: at most 50 a second reach the log.
 hostile flood log-flood:100000
 wait_for "the flood capped" log_has 'warn host_log_capped gen=1 ' && ok "LOG flood: capped, said once" || bad "LOG flood capped"
