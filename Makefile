@@ -366,6 +366,7 @@ $(BUILD)/tests/client-demo: $(call obj,tests/client_demo.c) $(BUILD)/libavwarden
 # ---- end of libavwarden -----------------------------------------------------
 
 bench: deps
+	@sh scripts/deps.sh --with-bench
 	@$(MAKE) --no-print-directory all
 	@echo "== database shaped like the official one (2M hashes, 50k body signatures)"
 	@sh scripts/bench.sh $(BUILD) 5

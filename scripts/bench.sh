@@ -67,6 +67,61 @@ elif [ ! -f "$DB/bench.hdb" ]; then
 	chmod 644 "$DB"/*
 fi
 
+# ------------------------------------------------------- perf's cgroups
+# A perf_event cgroup per target: cgroup v1's perf_event hierarchy (mounted
+# here if the machine has none), or cgroup v2's unified one.
+PERF=$(command -v perf || true) CG="" PERF_WHY=""
+if [ -z "$PERF" ]; then
+	PERF_WHY="perf is not installed (apt-get install linux-perf)"
+else
+	CG=$(awk '$3 == "cgroup" && $4 ~ /(^|,)perf_event(,|$)/ { print $2; exit }' /proc/mounts)
+	if [ -z "$CG" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		CG=/sys/fs/cgroup
+	elif [ -z "$CG" ] && mkdir -p /sys/fs/cgroup/perf_event 2>/dev/null &&
+		mount -t cgroup -o perf_event perf_event /sys/fs/cgroup/perf_event 2>/dev/null; then
+		CG=/sys/fs/cgroup/perf_event
+	fi
+	[ -n "$CG" ] || PERF_WHY="no perf_event cgroup hierarchy, and none could be mounted"
+fi
+if [ -n "$CG" ]; then
+	for t in avwarden reuse clamd inproc; do
+		[ -d "$CG/avwbench-$t" ] || mkdir "$CG/avwbench-$t" 2>/dev/null || { CG="" PERF_WHY="cannot create cgroups under $CG"; break; }
+	done
+fi
+# Whatever ends the run, no target is left running and no cgroup behind.
+PID_avwarden="" PID_reuse="" PID_clamd=""
+cleanup() {
+	for p in $PID_avwarden $PID_reuse $PID_clamd; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -z "$CG" ] || for t in avwarden reuse clamd inproc; do rmdir "$CG/avwbench-$t" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+# in_cgroup TARGET CMD...: exec CMD inside TARGET's cgroup (or as it is);
+# called in a subshell (& or $(...)), so a target's pid is its own.
+in_cgroup() {
+	t=$1
+	shift
+	if [ -n "$CG" ]; then
+		exec sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' in_cgroup "$CG/avwbench-$t" "$@"
+	else
+		exec "$@"
+	fi
+}
+# perf_start TARGET FILE / perf_stop: count TARGET's cgroup meanwhile.
+perf_start() {
+	PF=""
+	[ -n "$CG" ] || return 0
+	"$PERF" stat -x, -a -e raw_syscalls:sys_enter,context-switches -G "avwbench-$1,avwbench-$1" -o "$2" \
+		2>"$2.err" &
+	PF=$!
+}
+perf_stop() {
+	[ -n "$PF" ] || return 0
+	kill -INT "$PF" 2>/dev/null || true
+	wait "$PF" 2>/dev/null || true   # perf ends by the SIGINT it was sent
+}
+
 # ---------------------------------------------------------------- targets
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -81,7 +136,7 @@ start_avwarden() {  # NAME [CONFIG LINES...]
 	} > "$W/run/$name.conf"
 	mkfifo "$W/run/$name.ready"
 	t0=$(now_ms)
-	"$B/avwarden" -c "$W/run/$name.conf" --ready-fd 3 3>"$W/run/$name.ready" 2>"$W/run/$name.stderr" &
+	in_cgroup "$name" "$B/avwarden" -c "$W/run/$name.conf" --ready-fd 3 3>"$W/run/$name.ready" 2>"$W/run/$name.stderr" &
 	eval "PID_$name=$!"
 	head -c1 "$W/run/$name.ready" >/dev/null
 	# Ready is the first worker; wait for the whole pool and its spares.
@@ -103,7 +158,7 @@ StreamMaxLength 100M
 TemporaryDirectory /tmp
 CONF
 	t0=$(now_ms)
-	/usr/sbin/clamd --config-file="$W/run/clamd.conf" >/dev/null 2>&1 &
+	in_cgroup clamd /usr/sbin/clamd --config-file="$W/run/clamd.conf" >/dev/null 2>&1 &
 	PID_clamd=$!
 	until [ "$($CLIENT unix:$W/run/clamd.sock ping 2>/dev/null | tr -d '\0')" = PONG ]; do
 		kill -0 $PID_clamd 2>/dev/null || { echo "bench: clamd died loading $DB (see $W/run/clamd.log)"; exit 1; }
@@ -151,6 +206,14 @@ avwarden_mem() {  # NAME: tree PSS, the engine memfd counted whole
 	echo $(($(tree_pss $pid) - $(engine_pss $pid) + ${mb:-0} * 1024))
 }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# The regression guard that is no timing: syscalls and context switches per
+# request of a target's whole tree, every process it forks or reaps during
+# the run included (each target runs in a perf_event cgroup of its own).
+perf_per_req() {  # FILE REQUESTS -> "sys_per_req cs_per_req"
+	[ -f "$1" ] || { echo "- -"; return 0; }
+	awk -F, -v n="$2" '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "context-switches" { c = $1 }
+		END { if (n > 0 && s ~ /^[0-9]+$/) printf "%.1f %.1f", s / n, c / n; else print "- -" }' "$1"
+}
 
 echo "bench: loading the targets"
 start_avwarden avwarden
@@ -171,11 +234,14 @@ run() {  # TARGET CLIENTS ROUND
 	*) sock=$W/run/$1.sock; eval "pid=\$PID_$1" ;;
 	esac
 	c0=$(tree_ticks $pid)
+	perf_start "$1" "$W/run/perf.$1.$2.$3"
 	out=$($CLIENT "unix:$sock" load-unique "$SECS" "$2" $FILES) || { echo "bench: $1: wrong or failed replies: $out"; exit 1; }
+	perf_stop
 	c1=$(tree_ticks $pid)
 	req=$(field "$out" requests)
 	cpu=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$req" 'BEGIN { printf "%.0f", d * 1e6 / t / n }')
-	echo "$1 $2 $3 $out cpu_us=$cpu" >> "$W/run/raw"
+	set -- "$@" $(perf_per_req "$W/run/perf.$1.$2.$3" "$req")
+	echo "$1 $2 $3 $out cpu_us=$cpu sys_req=$4 cs_req=$5" >> "$W/run/raw"
 }
 for c in 1 $CONC; do
 	for r in 1 2; do
@@ -190,25 +256,29 @@ wait 2>/dev/null || true
 
 echo "bench: in-process libclamav, 1 and $CONC threads"
 for c in 1 $CONC; do
-	out=$("$B/tests/bench-inproc" "$DB" "$SECS" "$c" $FILES)
-	echo "inproc $c 1 $(echo "$out" | sed 's/scans=/requests=/')" >> "$W/run/raw"
+	perf_start inproc "$W/run/perf.inproc.$c"
+	out=$(in_cgroup inproc "$B/tests/bench-inproc" "$DB" "$SECS" "$c" $FILES)
+	perf_stop
+	pr=$(perf_per_req "$W/run/perf.inproc.$c" "$(field "$out" scans)")
+	echo "inproc $c 1 $(echo "$out" | sed 's/scans=/requests=/') sys_req=${pr% *} cs_req=${pr#* }" >> "$W/run/raw"
 	[ "$c" = 1 ] && PSS_inproc=$(field "$out" pss_kb) && LOAD_inproc=$(field "$out" load_ms)
 done
 
 # ------------------------------------------------------------------ report
 # Of the two rounds, the faster; its CPU per request goes with it.
-best() {  # TARGET CLIENTS -> "rps p50 p99 cpu"
+best() {  # TARGET CLIENTS -> "rps p50 p99 cpu sys cs"
 	grep "^$1 $2 " "$W/run/raw" | while read -r _ _ _ rest; do
-		echo "$(field "$rest" rps) $(field "$rest" p50_ms) $(field "$rest" p99_ms) $(field "$rest" cpu_us)"
+		echo "$(field "$rest" rps) $(field "$rest" p50_ms) $(field "$rest" p99_ms) $(field "$rest" cpu_us)" \
+			"$(field "$rest" sys_req) $(field "$rest" cs_req)"
 	done | sort -n -r | head -1
 }
 label() { case $1 in reuse) echo avwarden-reuse;; inproc) echo in-process;; *) echo "$1";; esac; }
 echo
-printf '%-15s %7s %9s %8s %8s %12s\n' target clients req/s p50_ms p99_ms cpu_us/req
+printf '%-15s %7s %9s %8s %8s %12s %9s %9s\n' target clients req/s p50_ms p99_ms cpu_us/req sys/req ctxsw/req
 for c in 1 $CONC; do
 	for t in avwarden reuse clamd inproc; do
 		set -- $(best $t $c)
-		printf '%-15s %7s %9s %8s %8s %12s\n' "$(label $t)" $c "$1" "$2" "$3" "$4"
+		printf '%-15s %7s %9s %8s %8s %12s %9s %9s\n' "$(label $t)" $c "$1" "$2" "$3" "$4" "${5:--}" "${6:--}"
 		eval "RPS_${t}_$c=$1 CPU_${t}_$c=$4"
 	done
 done
@@ -233,4 +303,10 @@ echo "  avwarden / clamd memory: $(ratio $PSS_avwarden $PSS_clamd)   avwarden / 
 echo
 echo "avwarden worker replacement (exit to a ready spare), ms: $REPL"
 echo "avwarden overhead per message (dispatch to answer, outside libclamav), us: $OVER"
+if [ -n "$CG" ]; then
+	echo "sys/req, ctxsw/req: syscalls and context switches per request of the target's whole process tree, its"
+	echo "  cgroup counted by perf stat; not timings: a regression guard for the work done per message"
+else
+	echo "sys/req, ctxsw/req: not counted: $PERF_WHY"
+fi
 echo "raw runs: $W/run/raw"

@@ -13,6 +13,8 @@ libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
 clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat
 iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev libbz2-dev liblzma-dev"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
+# make bench: perf counts the syscalls and context switches of each target.
+[ "${1:-}" = "--with-bench" ] && PKGS="$PKGS linux-perf"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
