@@ -76,6 +76,9 @@ static const int allowed[] = {
 	SCMP_SYS(readlink), SCMP_SYS(getcwd), SCMP_SYS(dup), SCMP_SYS(umask),
 	SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+	/* what the kernel runs to resume a wait that a stop (SIGSTOP and
+	 * SIGCONT, a debugger or strace attaching) interrupted */
+	SCMP_SYS(restart_syscall),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(clock_gettime),

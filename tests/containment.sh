@@ -225,4 +225,39 @@ grep -q 'scanner_stderr gen=1 pid=[0-9]* line="wrapper: starting the scanner hos
 grep -q '^wrapper: starting' "$D/stderr" && bad "the wrapper's stderr is the supervisor's own" ||
 	ok "the wrapper's stderr is not the supervisor's own"
 
+###########################################################################
+echo "# an operator's debugger: strace on the host, and on a worker through a scan, kills neither"
+# Attaching stops a process in its wait; the kernel may resume the wait
+# with restart_syscall, which the filters must allow (a SIGSTOP and SIGCONT
+# from outside does the same). One worker, so the traced one scans.
+write_conf traced "$B/avwarden-scanner" 'canary = false' 'max_concurrency = 1' 'spare_workers = 1'
+start traced || exit 1
+D=$T/traced
+HOST=$(scanner_host)
+strace -q -p "$HOST" -o "$T/strace.host" &
+spid=$!
+# strace prints the resumed wait on entry; a filter that refuses it kills
+# the host right there, before strace is told to let go.
+wait_for "strace resumes the host's wait" grep -q 'restart_syscall' "$T/strace.host" ||
+	bad "strace resumes the host's wait"
+kill -INT $spid
+wait $spid
+check "traced host: not killed by its filter" 0 "$(grep -c 'killed by SIGSYS' "$T/strace.host")"
+check "traced host: still there after strace let go" "$HOST" "$(scanner_host)"
+wait_for "a spare worker" sh -c "pgrep -P $HOST >/dev/null"
+WORKER=$(pgrep -P "$HOST" | head -1)
+strace -q -p "$WORKER" -o "$T/strace.worker" &
+spid=$!
+wait_for "strace attached to the worker" sh -c "grep -q '^TracerPid:[[:space:]]*$spid\$' /proc/$WORKER/status"
+check "a scan by the traced worker" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+# the worker ends after its one job, and strace with it
+wait $spid
+check "traced worker: not killed by its filter" 0 "$(grep -c 'killed by SIGSYS' "$T/strace.worker")"
+check "traced worker: it scanned under strace" 1 "$(grep -c '+++ exited with 0 +++' "$T/strace.worker")"
+kill -STOP "$HOST" && kill -CONT "$HOST"
+check "the host lives through strace and SIGSTOP" "$HOST" "$(scanner_host)"
+check "no sandbox violation logged" 0 "$(grep -c sandbox_violation "$D/scanner.log")"
+check "scans go on" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
+stop && ok "stopped cleanly" || bad "stopped cleanly"
+
 finish
