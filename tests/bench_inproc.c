@@ -52,6 +52,9 @@ static long pss_kb(void)
 	return v;
 }
 
+/* As clamd-client's: no two runs send the same bytes. */
+static unsigned long long run_mark;
+
 static void *run(void *arg)
 {
 	size_t i = (size_t)(uintptr_t)arg, most = 0;
@@ -61,11 +64,11 @@ static void *run(void *arg)
 
 	for (size_t k = 0; k < nsamples; k++)
 		most = samples[k].len > most ? samples[k].len : most;
-	buf = malloc(most + 64);
+	buf = malloc(most + 80);
 	while (plat_now_ns() < deadline) {
 		struct sample *s = &samples[i++ % nsamples];
 		struct ipc_result r;
-		int h = snprintf((char *)buf, 64, "X-Bench-Unique: %u-%llu\r\n", thread, (unsigned long long)++n);
+		int h = snprintf((char *)buf, 80, "X-Bench-Unique: %llx-%u-%llu\r\n", run_mark, thread, (unsigned long long)++n);
 		memcpy(buf + h, s->data, s->len);
 		uint64_t t0 = plat_now_ns();
 		scan_buffer(engine, buf, (size_t)h + s->len, &r);
@@ -140,6 +143,7 @@ int main(int argc, char **argv)
 	}
 	long pss = pss_kb();
 	scan_engine_warm_up(engine);
+	run_mark = plat_now_ns() ^ ((unsigned long long)getpid() << 40);
 	deadline = plat_now_ns() + (uint64_t)(secs * 1e9);
 	double c0 = cpu_s();
 	t0 = plat_now_ns();

@@ -166,10 +166,15 @@ static double now_s(void)
 	return (double)plat_now_ns() / 1e9;
 }
 
-/* "X-Bench-Unique: <thread>-<n>" then the message: unique bytes, the same verdict. */
+/* This run's own mark: a later run against the same daemon (the bench's
+ * second round) must not send a message the first one sent, or a verdict
+ * cache answers it. */
+static unsigned long long run_mark;
+
+/* "X-Bench-Unique: <run>-<thread>-<n>" then the message: unique bytes, the same verdict. */
 static size_t make_unique(unsigned char *buf, const struct sample *s, unsigned thread, uint64_t n)
 {
-	int h = snprintf((char *)buf, 64, "X-Bench-Unique: %u-%llu\r\n", thread, (unsigned long long)n);
+	int h = snprintf((char *)buf, 80, "X-Bench-Unique: %llx-%u-%llu\r\n", run_mark, thread, (unsigned long long)n);
 
 	memcpy(buf + h, s->data, s->len);
 	return (size_t)h + s->len;
@@ -181,7 +186,7 @@ static size_t max_len(void)
 
 	for (size_t i = 0; i < nsamples; i++)
 		m = samples[i].len > m ? samples[i].len : m;
-	return m + 64;
+	return m + 80;
 }
 
 static void *loader(void *arg)
@@ -294,6 +299,7 @@ int main(int argc, char **argv)
 		return load(argc - 3, argv + 3);
 	if (strcmp(argv[2], "load-unique") == 0 && argc >= 6) {
 		unique = 1;
+		run_mark = plat_now_ns() ^ ((unsigned long long)getpid() << 40);
 		return load(argc - 3, argv + 3);
 	}
 	if (strcmp(argv[2], "instream") == 0 && argc >= 4) {
