@@ -58,6 +58,7 @@ write_conf attack "$FAULTY" 'scanner_tmp_size = 64M' 'canary = false'
 start attack || exit 1
 D=$T/attack
 HOST=$(scanner_host)
+wait_for "pool settled" pool_settled "$D" || bad "pool settled"
 fds0=$(ls /proc/$DAEMON_PID/fd | wc -l)
 served && ok "the faulty scanner scans normally" || bad "the faulty scanner scans"
 
@@ -185,7 +186,8 @@ wait_for "idle violation logged" grep -q 'sandbox_violation worker=[0-9]* pid=[0
 ###########################################################################
 echo "# the supervisor after all of it"
 alive && ok "supervisor alive" || bad "supervisor alive"
-wait_for "descriptors back" test "$(ls /proc/$DAEMON_PID/fd | wc -l)" -eq "$fds0" &&
+fds_back() { pool_settled "$D" && [ "$(ls /proc/$DAEMON_PID/fd | wc -l)" -eq "$fds0" ]; }
+wait_for "descriptors back" fds_back &&
 	ok "supervisor descriptors back to $fds0" || bad "supervisor descriptors" "$fds0 -> $(ls /proc/$DAEMON_PID/fd | wc -l)"
 check "the same host still serves (no worker reached it)" "$HOST" "$(scanner_host)"
 stop && ok "stopped cleanly" || bad "stopped cleanly"

@@ -137,6 +137,14 @@ wait_for() {
 	done
 }
 
+# pool_settled DIR: every worker slot of the daemon in DIR holds a ready,
+# idle worker (none spawning, busy or dying), so its descriptors are the
+# steady set: one pidfd, one data memfd and one link per slot.
+pool_settled() {
+	$CTL -s "$1/control.sock" workers 2>/dev/null |
+		awk 'NR > 1 { n++; if ($4 != "idle") bad++ } END { exit !(n > 0 && bad == 0) }'
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (perl).
 free_port() {
 	perl -MIO::Socket::INET -e \

@@ -303,6 +303,7 @@ check "lowercase command" "UNKNOWN COMMAND|" "$(q $SOCK 'zping\0')"
 check "AVWINSTREAM with a bad argument" "UNKNOWN COMMAND|" "$(q $SOCK 'zAVWINSTREAM FOO\0')"
 check "still serving" "PONG|" "$(q $SOCK 'zPING\0')"
 fds() { ls /proc/$DAEMON_PID/fd | wc -l; }
+wait_for "pool settled" pool_settled "$D" || bad "pool settled"
 fd0=$(fds)
 head -c 300000 /dev/urandom > "$T/partial"
 i=0
@@ -312,7 +313,8 @@ while [ $i -lt 100 ]; do
 	printf "zIDSESSION\0zPING\0zINSTREAM\0\0\0\1\0" | $CLIENT $SOCK raw >/dev/null 2>&1
 	i=$((i + 1))
 done
-wait_for "connections closed" sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $fd0 ]" &&
+fds_back() { pool_settled "$D" && [ "$(fds)" -le "$fd0" ]; }
+wait_for "connections closed" fds_back &&
 	ok "200 clients gone mid-stream or mid-session: descriptors back to $fd0" || bad "descriptors after disconnects" "$fd0 -> $(fds)"
 check "and it still serves" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" "$($CLIENT $SOCK instream "$T/eicar.com" | vis)"
 

@@ -166,6 +166,7 @@ D=$T/soak
 fds() { ls /proc/$DAEMON_PID/fd | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' /proc/$DAEMON_PID/status; }
 $CLIENT $SOCK load 2 2 "$T/eicar.com" "$T/clean.eml" "$T/big.eml" > "$T/warm" || bad "warm-up load" "$(cat "$T/warm")"
+wait_for "pool settled" pool_settled "$D" || bad "pool settled"
 fd0=$(fds)
 rss0=$(rss)
 $CLIENT $SOCK load 6 2 "$T/eicar.com" "$T/clean.eml" "$T/big.eml" > "$T/soak.out" &
@@ -188,9 +189,9 @@ check "soak: zero wrong verdicts" 0 "$wrong"
 	bad "soak: errors <= injected faults" "errors=$errors kills=$kills"
 [ "$lrc" -eq 0 ] || bad "soak: load client exit status" "$lrc"
 [ "$requests" -gt 100 ] && ok "soak: $requests requests served" || bad "soak: enough requests" "$requests"
-# No leak: at most as many as before (a slot being replaced at this moment
-# holds one fewer for a while; more would be a leak).
-wait_for "supervisor fds back" sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $fd0 ]" &&
+# No leak: counted, like before, with every slot's worker up and idle.
+fds_back() { pool_settled "$D" && [ "$(fds)" -le "$fd0" ]; }
+wait_for "supervisor fds back" fds_back &&
 	ok "soak: supervisor fds not grown ($fd0 -> $(fds))" || bad "soak: supervisor fds not grown" "$fd0 -> $(fds)"
 rss1=$(rss)
 [ $((rss1 - rss0)) -le 1024 ] && ok "soak: supervisor RSS ${rss0} -> ${rss1} kB" ||

@@ -24,8 +24,13 @@ D=$T/torture
 fds() { ls /proc/$DAEMON_PID/fd | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' /proc/$DAEMON_PID/status; }
 python3 "$ROOT/tests/torture.py" "$D/clamd.sock" "$TREE" 3 3 > "$T/warm" || bad "warm-up" "$(cat "$T/warm")"
+# Counted with every slot's worker up and idle: a slot that is replacing
+# its worker holds fewer descriptors for a moment.
+wait_for "pool settled after warm-up" pool_settled "$D" || bad "pool settled after warm-up"
 fd0=$(fds)
 rss0=$(rss)
+fdlist() { for f in /proc/$DAEMON_PID/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done | sort -n; }
+fdlist > "$T/fds.before"
 
 python3 "$ROOT/tests/torture.py" "$D/clamd.sock" "$TREE" "$SECS" 4 > "$T/torture.out" &
 tpid=$!
@@ -57,8 +62,10 @@ check "torture: no wrong answer, no broken connection" 0 "$wrong"
 	bad "errors bounded by the faults" "errors=$errors kills=$kills"
 kill -0 "$DAEMON_PID" && ok "supervisor alive" || bad "supervisor alive"
 # The last reply may still be closing: the counts settle, they are not guessed.
-wait_for "descriptors back" sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $fd0 ]" &&
-	ok "supervisor descriptors: $fd0 before, $(fds) after" || bad "descriptors back" "$fd0 -> $(fds)"
+fds_back() { pool_settled "$D" && [ "$(fds)" -le "$fd0" ]; }
+wait_for "descriptors back" fds_back &&
+	ok "supervisor descriptors: $fd0 before, $(fds) after" ||
+	{ bad "descriptors back" "$fd0 -> $(fds)"; fdlist | diff "$T/fds.before" - | sed 's/^/     /'; }
 rss1=$(rss)
 if [ -n "${AVW_WRAP:-}" ]; then
 	echo "     RSS not compared under $AVW_WRAP (the tool's own memory): $rss0 -> $rss1 kB"
