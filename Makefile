@@ -3,10 +3,10 @@
 
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libuv libclamav libseccomp libconfuse libcrypto
+PKGS      := libuv libclamav libseccomp libconfuse libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The supervisor never links libclamav: it does not parse message content.
-SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto 2>/dev/null)
+SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto libmicrohttpd 2>/dev/null)
 SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp zlib liblzma 2>/dev/null) -lbz2
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -42,7 +42,7 @@ SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervis
 	supervisor/poison.c supervisor/gen.c supervisor/slot.c supervisor/lifecycle.c \
 	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c supervisor/canary.c supervisor/join.c
 SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
-	supervisor/reply.c supervisor/clamd.c supervisor/control.c
+	supervisor/reply.c supervisor/clamd.c supervisor/control.c supervisor/metrics.c
 # --from-clamd-conf: a clamd.conf read as clamd reads it, converted.
 SUP_FROMCLAMD := supervisor/fromclamd.c supervisor/fromclamdmap.c supervisor/clamdconf.c supervisor/clamdopts.c
 SUP_SRC   := supervisor/main.c $(SUP_CONF) $(SUP_POOL) $(SUP_CLIENTS) $(SUP_FROMCLAMD)
@@ -71,7 +71,7 @@ help:
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
 	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd,"
-	@echo "                evasion, install),"
+	@echo "                evasion, metrics, install),"
 	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
 	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
@@ -191,7 +191,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion
+SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion metrics
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done

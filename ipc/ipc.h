@@ -122,6 +122,8 @@ struct ipc_ready {
 	char engine[32];          /* libclamav's version */
 	char tmpdir[128];         /* the temp dir in use */
 	char database[160];       /* versions and dates, as the host read them */
+	int64_t database_built;   /* seconds since the epoch: the newest official file's
+	                           * build time, else the newest signature file's change; 0: unknown */
 };
 
 enum ipc_log_level { IPC_LOG_INFO = 1, IPC_LOG_WARN = 2, IPC_LOG_ERROR = 3 };

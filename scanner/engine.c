@@ -89,7 +89,7 @@ static const char *db_ext(const char *name)
 	return dot != NULL && name[0] != '.' ? dot + 1 : "";
 }
 
-void scan_db_describe(const char *path, char *out, size_t len)
+void scan_db_describe(const char *path, char *out, size_t len, time_t *built_out)
 {
 	char file[4096];
 	struct dirent *de;
@@ -101,9 +101,12 @@ void scan_db_describe(const char *path, char *out, size_t len)
 	DIR *d;
 
 	out[0] = '\0';
+	*built_out = 0;
 	if ((d = opendir(path)) == NULL) {
-		if (stat(path, &st) == 0 && gmtime_r(&st.st_mtime, &tm) != NULL)
+		if (stat(path, &st) == 0 && gmtime_r(&st.st_mtime, &tm) != NULL) {
 			strftime(out, len, "1 file, modified %Y-%m-%dT%H:%M:%SZ", &tm);
+			*built_out = st.st_mtime > 0 ? st.st_mtime : 0;
+		}
 		return;
 	}
 	/* Official databases carry a version and a build time in their header. */
@@ -118,6 +121,8 @@ void scan_db_describe(const char *path, char *out, size_t len)
 			continue;
 		time_t built = (time_t)cvd->stime;
 		char when[32] = "?";
+		if (built > *built_out)
+			*built_out = built;
 		if (gmtime_r(&built, &tm) != NULL)
 			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
 		n = snprintf(out + off, len - off, "%s%.*s %u (%s)", off ? ", " : "",
@@ -144,6 +149,7 @@ void scan_db_describe(const char *path, char *out, size_t len)
 		char when[32];
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		snprintf(out, len, "%u local files, newest %s", files, when);
+		*built_out = newest > 0 ? newest : 0;
 	}
 }
 

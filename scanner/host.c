@@ -422,14 +422,16 @@ static struct cl_engine *load(struct host_args *a, int dbfd, struct ipc_ready *r
 	char err[IPC_TEXT_MAX], dbpath[64], dbinfo[160];
 	struct cl_engine *engine;
 	unsigned sigs = 0;
+	time_t built = 0;
 
 	snprintf(dbpath, sizeof(dbpath), "/proc/self/fd/%d", dbfd);
 	cl_set_clcb_msg(host_clamav_msg);
 	engine = scan_engine_load(dbpath, a->database, a->tmpdir, &a->lim, &sigs, err, sizeof(err));
 	if (engine == NULL)
 		host_fail("%s", err);
-	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo));
+	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo), &built);
 	memset(ready, 0, sizeof(*ready));
+	ready->database_built = (int64_t)built;
 	ready->signatures = sigs;
 	snprintf(ready->engine, sizeof(ready->engine), "%s", cl_retflevel() ? cl_retver() : "?");
 	snprintf(ready->database, sizeof(ready->database), "%s", dbinfo[0] ? dbinfo : "?");

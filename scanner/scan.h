@@ -50,8 +50,9 @@ void scan_engine_warm_up(const struct cl_engine *engine);
 
 /* What a database is, for `avwardenctl version`: the official files'
  * versions and build dates ("main 62 (2021-09-16), daily 27500 (...)"), or
- * for local signatures their count and newest change. */
-void scan_db_describe(const char *path, char *out, size_t len);
+ * for local signatures their count and newest change. *built: the newest
+ * of those times (0 if none is known). */
+void scan_db_describe(const char *path, char *out, size_t len, time_t *built);
 
 /* Scans len bytes at data. Fills everything in r but seq. */
 void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, struct ipc_result *r);

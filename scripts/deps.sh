@@ -3,7 +3,8 @@
 # is missing, and unpacks Postfix for tests/postfix.sh. Needs root (or sudo)
 # only when something has to be installed.
 set -eu
-# zlib1g-dev, libbz2-dev, liblzma-dev: the worker's container checks
+# libmicrohttpd-dev: the metrics listener; python3-prometheus-client:
+# tests/metrics.sh parses it. zlib1g-dev, libbz2-dev, liblzma-dev: the worker's container checks
 # (scanner/zipcheck.c, contcheck.c). iproute2:
 # protocol.sh (an address that is not loopback). clamav-milter and
 # strace: tests/postfix.sh. libdb5.3 to libsasl2-2: what
@@ -11,7 +12,8 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libclamav-dev libseccomp-dev
 libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
 clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat
-iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev libbz2-dev liblzma-dev"
+iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev libbz2-dev liblzma-dev
+libmicrohttpd-dev python3-prometheus-client"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 # make bench: perf counts the syscalls and context switches of each target.
 [ "${1:-}" = "--with-bench" ] && PKGS="$PKGS linux-perf"
@@ -28,7 +30,13 @@ done
 POSTFIX_ROOT=${POSTFIX_ROOT:-/var/cache/avwarden-test/postfix}
 postfix_missing=""
 [ -f "$POSTFIX_ROOT/.unpacked" ] || postfix_missing=yes
-[ -z "$missing" ] && [ -z "$postfix_missing" ] && exit 0
+# promtool and a Prometheus server for tests/metrics.sh: both are static
+# binaries in Debian's prometheus package, unpacked the same way (installing
+# it would start a Prometheus service on this machine).
+PROMETHEUS_ROOT=${PROMETHEUS_ROOT:-/var/cache/avwarden-test/prometheus}
+prometheus_missing=""
+[ -f "$PROMETHEUS_ROOT/.unpacked" ] || prometheus_missing=yes
+[ -z "$missing" ] && [ -z "$postfix_missing" ] && [ -z "$prometheus_missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 $SUDO apt-get update -qq
@@ -57,4 +65,16 @@ if [ -n "$postfix_missing" ]; then
 	dpkg-deb -f "$tmp"/postfix_*.deb Version | $SUDO tee "$POSTFIX_ROOT.new/.unpacked" >/dev/null
 	$SUDO rm -rf "$POSTFIX_ROOT"
 	$SUDO mv "$POSTFIX_ROOT.new" "$POSTFIX_ROOT"
+fi
+if [ -n "$prometheus_missing" ]; then
+	echo "deps: unpacking Debian's prometheus (promtool, prometheus) into $PROMETHEUS_ROOT"
+	ptmp=$(mktemp -d)
+	(cd "$ptmp" && $SUDO apt-get download -qq -o APT::Sandbox::User=root prometheus)
+	$SUDO rm -rf "$PROMETHEUS_ROOT.new"
+	$SUDO mkdir -p "$PROMETHEUS_ROOT.new"
+	$SUDO dpkg-deb -x "$ptmp"/prometheus_*.deb "$PROMETHEUS_ROOT.new"
+	dpkg-deb -f "$ptmp"/prometheus_*.deb Version | $SUDO tee "$PROMETHEUS_ROOT.new/.unpacked" >/dev/null
+	rm -rf "$ptmp"
+	$SUDO rm -rf "$PROMETHEUS_ROOT"
+	$SUDO mv "$PROMETHEUS_ROOT.new" "$PROMETHEUS_ROOT"
 fi

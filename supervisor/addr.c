@@ -220,6 +220,28 @@ int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t
 	return rc;
 }
 
+int sup_metrics_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (strncmp(s, "tcp:", 4) != 0) {
+		snprintf(err, errlen, "metrics are served over TCP only: expected \"tcp:ADDRESS:PORT [allow=CIDR,...]\"");
+		return -1;
+	}
+	if (sup_listen_parse(s, o, err, errlen) < 0)
+		return -1;
+	/* After the address, allow= only: the clamd listeners' options mean nothing here. */
+	for (p = s + strcspn(s, " \t"); *p != '\0';) {
+		p += strspn(p, " \t");
+		if (*p != '\0' && strncmp(p, "allow=", 6) != 0) {
+			snprintf(err, errlen, "%.*s: allow= is the only option of metrics_listen", (int)strcspn(p, " \t"), p);
+			return -1;
+		}
+		p += strcspn(p, " \t");
+	}
+	return 0;
+}
+
 int sup_unscannable_parse(const char *s)
 {
 	static const char *const names[] = { "reject", "tempfail", "pass" };

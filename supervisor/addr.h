@@ -33,6 +33,8 @@ struct sup_listen_spec {
  * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire] [errors=reply|close]". 0, or -1 with err.
  */
 int sup_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
+/* A metrics_listen value: "tcp:ADDRESS:PORT [allow=CIDR,CIDR...]". 0, or -1 with err. */
+int sup_metrics_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
 /*
  * What a clamd-protocol client is told of an UNSCANNABLE verdict, as
  * Momentum's `action`: reject (NAME FOUND, the default), tempfail (an

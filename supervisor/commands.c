@@ -108,6 +108,7 @@ size_t sup_cmd_stream_feed(struct sup_conn *c, const unsigned char *p, size_t n)
 		stream_complete(c);
 		return c->is.fed - before;
 	default:
+		sup_counters.rejected_size++;
 		log_warnx("size_limit", "cmd=INSTREAM max_message_size=%" PRIu64 " received=%zu next_chunk=%" PRIu32
 		    " fix=\"raise max_message_size if such mail is legitimate\"", S.cfg->max_message_size, c->is.len,
 		    c->is.refused);

@@ -142,6 +142,21 @@ static int validate_listen(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int validate_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	struct sup_listen_spec spec;
+	char why[256];
+
+	if (s == NULL || s[0] == '\0')
+		return 0;  /* no metrics listener */
+	if (sup_metrics_listen_parse(s, &spec, why, sizeof(why)) < 0) {
+		cfg_error(cfg, "metrics_listen = \"%s\": %s", s, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int validate_abs_path(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
@@ -267,6 +282,7 @@ static cfg_t *parser_new(void)
 	cfg_opt_t opts[] = {
 		CFG_STR_LIST("listen", "{\"unix:/run/avwarden/clamd.sock\"}", CFGF_NONE),
 		CFG_STR("control_socket", "/run/avwarden/control.sock", CFGF_NONE),
+		CFG_STR("metrics_listen", "", CFGF_NONE),
 		CFG_STR("database", "/var/lib/clamav", CFGF_NONE),
 		CFG_STR("scanner_path", AVW_SCANNER_DEFAULT, CFGF_NONE),
 		CFG_STR("scanner_log", "", CFGF_NONE),
@@ -313,6 +329,7 @@ static cfg_t *parser_new(void)
 		cfg_set_validate_func(cfg, size_keys[i], validate_size);
 	cfg_set_validate_func(cfg, "listen", validate_listen);
 	cfg_set_validate_func(cfg, "control_socket", validate_abs_path);
+	cfg_set_validate_func(cfg, "metrics_listen", validate_metrics_listen);
 	cfg_set_validate_func(cfg, "database", validate_abs_path);
 	cfg_set_validate_func(cfg, "scanner_path", validate_abs_path);
 	cfg_set_validate_func(cfg, "scanner_log", validate_log_path);
@@ -338,6 +355,7 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	for (size_t i = 0; i < out->nlisten; i++)
 		out->listen[i] = xstrdup(cfg_getnstr(cfg, "listen", (unsigned)i));
 	out->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	out->metrics_listen = xstrdup(cfg_getstr(cfg, "metrics_listen"));
 	out->database = xstrdup(cfg_getstr(cfg, "database"));
 	out->scanner_path = xstrdup(cfg_getstr(cfg, "scanner_path"));
 	out->scanner_log = xstrdup(cfg_getstr(cfg, "scanner_log"));
@@ -487,6 +505,7 @@ void sup_config_free(struct sup_config *cfg)
 		free(cfg->listen[i]);
 	free(cfg->listen);
 	free(cfg->control_socket);
+	free(cfg->metrics_listen);
 	free(cfg->database);
 	free(cfg->scanner_path);
 	free(cfg->scanner_log);

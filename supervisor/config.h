@@ -13,6 +13,7 @@ struct sup_config {
 	char **listen;
 	size_t nlisten;
 	char *control_socket;
+	char *metrics_listen;          /* "" or "tcp:ADDRESS:PORT [allow=...]" (metrics.h) */
 	char *database;
 	char *scanner_path;
 	char *scanner_log;

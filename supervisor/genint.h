@@ -40,6 +40,7 @@ struct sup_gen {
 	unsigned sigs;
 	char engine[64];
 	char database[160];
+	int64_t database_built;   /* as READY said (0: unknown) */
 	char failure[IPC_TEXT_MAX];
 	struct sup_slot *slots;
 	unsigned nslots;

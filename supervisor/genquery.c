@@ -85,6 +85,7 @@ void sup_gens_describe(struct sup_pool_info *info)
 	info->generation = g->id;
 	info->signatures = g->sigs;
 	info->loaded_at = g->loaded_at;
+	info->database_built = g->database_built;
 	snprintf(info->engine, sizeof(info->engine), "%s", g->engine);
 	snprintf(info->database, sizeof(info->database), "%s", g->database);
 }

@@ -26,6 +26,7 @@
 #include "../privileges/priv.h"
 #include "config.h"
 #include "control.h"
+#include "metrics.h"
 #include "fromclamd.h"
 #include "pool.h"
 #include "session.h"
@@ -114,6 +115,7 @@ static void shutdown_now(uv_timer_t *t)
 	/* In-flight scans get their full timeout, plus a little to answer. */
 	(void)uv_timer_start(&M.drain_timer, drain_timeout, ((uint64_t)M.cfg.timeout + 5) * 1000, 0);
 	sup_control_stop();
+	sup_metrics_stop();
 	sup_sockets_stop();
 	sup_pool_drain(pool_drained);
 	sup_sessions_stop(conns_idle);
@@ -357,7 +359,8 @@ int main(int argc, char **argv)
 	sup_sessions_init(M.loop, &M.cfg, &session_ops);
 	if (sup_sockets_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
 	    sup_control_start(M.loop, M.cfg.control_socket, M.cfg.control_socket_mode, &control_ops,
-	    err, sizeof(err)) < 0)
+	    err, sizeof(err)) < 0 ||
+	    (M.cfg.metrics_listen[0] != '\0' && sup_metrics_start(M.loop, M.cfg.metrics_listen, err, sizeof(err)) < 0))
 		fatalx("startup", "reason=\"%s\"", err);
 	start_handles();
 

@@ -137,6 +137,7 @@ static int report_error(struct sup_pathscan *ps, const char *name, int err)
 	if (err == -ENOBUFS || err == -ENOMEM)
 		return own_line(ps, "%s: Can't allocate memory ERROR", name);
 	if (err == -EFBIG) {
+		sup_counters.rejected_path_size++;
 		log_warnx("size_limit", "cmd=%s max_path_scan_size=%" PRIu64 " fix=\"raise max_path_scan_size if such "
 		    "files are legitimate\"", ps->cmd == SUP_CMD_FILDES ? "FILDES" : "SCAN", ps->cfg->max_path_scan_size);
 		return own_line(ps, "%s: Size limit exceeded (max_path_scan_size %" PRIu64 ") ERROR", name,

@@ -65,6 +65,7 @@ struct sup_pool_info {
 	uint32_t generation;       /* 0: none serving */
 	unsigned signatures;
 	long loaded_at;            /* time_t */
+	int64_t database_built;    /* time_t: build time, or newest file change (0: unknown) */
 	char engine[64];
 	char database[160];        /* versions and dates, as the host read them */
 	char last_reload[512];

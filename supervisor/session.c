@@ -186,6 +186,7 @@ static void conn_read_state(struct sup_conn *c, ssize_t nread, const uv_buf_t *b
 		return;
 	if (nread == UV_ENOBUFS && c->state == C_STREAM) {
 		/* No memory for the message: say so rather than vanish. */
+		sup_counters.rejected_memory++;
 		log_warnx("message_memory", "received=%zu in_use=%zu max_message_memory=%" PRIu64
 		    " fix=\"raise max_message_memory if the machine has the memory\"",
 		    c->is.len, ipc_gather_in_use(), S.cfg->max_message_memory);

@@ -19,6 +19,7 @@
 #include "../platform/plat.h"
 #include "peertcp.h"
 #include "session.h"
+#include "stats.h"
 
 /* Connections the kernel queues for us before accept(). */
 #define SOCKETS_BACKLOG 128
@@ -79,6 +80,7 @@ static void refuse_connection(struct sup_listener *l, uv_stream_t *server)
 	union sup_stream *h;
 	uint64_t now = plat_now_ns();
 
+	sup_counters.refused_connections++;
 	if (now - last_ns > SOCKETS_REFUSE_LOG_NS) {
 		last_ns = now;
 		log_warnx("connection_limit", "listen=%s max_connections=%u "
@@ -106,6 +108,7 @@ static int tcp_checked(struct sup_listener *l, union sup_stream *h)
 		(void)uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
 	else if (ss.ss_family == AF_INET6)
 		(void)uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+	sup_counters.refused_clients++;
 	log_warnx("client_refused", "listen=%s client=%s reason=\"not in the listener's allow= list\"", l->name, ip);
 	return -1;
 }

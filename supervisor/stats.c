@@ -11,6 +11,10 @@
 
 struct sup_stats sup_counters;
 
+const unsigned sup_stats_bucket_ms[SUP_STATS_BUCKETS] = {
+	1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000,
+};
+
 static struct {
 	uint64_t respawn[RESPAWN_SAMPLES];
 	unsigned nrespawn;     /* total seen; the ring holds the last ones */
@@ -20,8 +24,13 @@ static struct {
 
 void sup_stats_answered(unsigned status, int32_t code, uint64_t ns)
 {
+	unsigned b = 0;
+
 	if ((status == 3 || status == 4) && code >= -1 && code < SUP_STATS_CODES - 1)
 		sup_counters.by_code[code + 1]++;
+	while (b < SUP_STATS_BUCKETS && ns > (uint64_t)sup_stats_bucket_ms[b] * 1000000u)
+		b++;
+	sup_counters.by_time[b]++;
 	sup_counters.scanned++;
 	sup_counters.scan_ns_total += ns;
 	switch (status) {

@@ -11,12 +11,22 @@
 #include <stdint.h>
 
 #define SUP_STATS_CODES 300
+/* Upper bounds, in ms, of the answer-time histogram's buckets (the last,
+ * +Inf, is implied): Prometheus's avwarden_scan_duration_seconds. */
+#define SUP_STATS_BUCKETS 14
+extern const unsigned sup_stats_bucket_ms[SUP_STATS_BUCKETS];
 
 struct sup_stats {
 	uint64_t scanned, clean, infected, unscannable, errors;
 	uint64_t worker_crashes, timeouts, violations, host_restarts;
 	uint64_t scan_ns_total;
 	uint64_t rejected_queue_full;
+	uint64_t rejected_size;       /* INSTREAM past max_message_size */
+	uint64_t rejected_path_size;  /* SCAN/FILDES file past max_path_scan_size */
+	uint64_t rejected_memory;     /* a stream past max_message_memory (all messages at once) */
+	uint64_t refused_connections; /* over max_connections */
+	uint64_t refused_clients;     /* TCP clients outside a listener's allow= list */
+	uint64_t cache_misses;        /* looked up in the verdict cache and not found */
 	uint64_t poison_hits, retired;
 	uint64_t cache_hits, reloads, reload_failures, engine_logs_dropped;
 	uint64_t host_logs_dropped;   /* host LOG records past the rate limit */
@@ -28,6 +38,9 @@ struct sup_stats {
 	/* UNSCANNABLE and ERROR answers by engine code (index code + 1, codes
 	 * -1 to SUP_STATS_CODES - 2): `stats` shows them by name */
 	uint64_t by_code[SUP_STATS_CODES];
+	/* answers by time from submit: by_time[i] took at most
+	 * sup_stats_bucket_ms[i] and more than the bound before; the last, more */
+	uint64_t by_time[SUP_STATS_BUCKETS + 1];
 };
 
 extern struct sup_stats sup_counters;

@@ -69,6 +69,8 @@ int sup_verdicts_ask(struct sup_job *job, uint32_t gen, struct sup_verdict *v)
 			job->cached = gen;
 			return 1;
 		}
+		if (job->have_hash)
+			sup_counters.cache_misses++;
 	}
 	return 0;
 }
