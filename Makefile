@@ -368,6 +368,7 @@ $(BUILD)/tests/client-demo: $(call obj,tests/client_demo.c) $(BUILD)/libavwarden
 bench: deps
 	@sh scripts/deps.sh --with-bench
 	@$(MAKE) --no-print-directory all
+	@$(CC) -O2 $(WARN) -o $(BUILD)/vm-costs scripts/vm-costs.c && $(BUILD)/vm-costs
 	@echo "== database shaped like the official one (2M hashes, 50k body signatures)"
 	@sh scripts/bench.sh $(BUILD) 5
 	@echo; echo "== the tests' small database"
