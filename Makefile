@@ -3,10 +3,10 @@
 
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libuv libclamav libseccomp libconfuse libcrypto libmicrohttpd
+PKGS      := libuv libclamav libseccomp libconfuse libcrypto libmicrohttpd hiredis
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The supervisor never links libclamav: it does not parse message content.
-SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto libmicrohttpd 2>/dev/null)
+SUP_LIBS   = $(shell pkg-config --libs libuv libseccomp libconfuse libcrypto libmicrohttpd hiredis 2>/dev/null)
 SCAN_LIBS  = $(shell pkg-config --libs libclamav libseccomp zlib liblzma 2>/dev/null) -lbz2
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -40,7 +40,8 @@ PRIV      := privileges/spawn.c privileges/host.c privileges/pidns.c privileges/
 SUP_CONF  := supervisor/config.c supervisor/conftext.c supervisor/addr.c
 SUP_POOL  := supervisor/pool.c supervisor/queue.c supervisor/verdicts.c supervisor/cache.c supervisor/genquery.c \
 	supervisor/poison.c supervisor/gen.c supervisor/slot.c supervisor/lifecycle.c \
-	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c supervisor/canary.c supervisor/join.c
+	supervisor/hostlink.c supervisor/dbwatch.c supervisor/stats.c supervisor/canary.c supervisor/join.c \
+	supervisor/shared.c
 SUP_CLIENTS := supervisor/sockets.c supervisor/peertcp.c supervisor/session.c supervisor/conn.c supervisor/commands.c supervisor/pathscan.c supervisor/peerfs.c \
 	supervisor/reply.c supervisor/clamd.c supervisor/control.c supervisor/metrics.c
 # --from-clamd-conf: a clamd.conf read as clamd reads it, converted.
@@ -58,7 +59,7 @@ fobj = $(patsubst %.c,$(BUILD)/objf/%.o,$(1))
 
 PROGS := $(BUILD)/avwarden $(BUILD)/avwarden-scanner $(BUILD)/avwardenctl
 TESTS := $(BUILD)/tests/test_config $(BUILD)/tests/test_clamd $(BUILD)/tests/test_ipc \
-	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_cache
+	$(BUILD)/tests/test_sandbox $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_cache $(BUILD)/tests/test_shared
 TOOLS := $(BUILD)/tests/avwarden-scanner-faulty $(BUILD)/tests/inproc-scan $(BUILD)/tests/clamd-client \
 	$(BUILD)/tests/bench-inproc $(BUILD)/tests/hangfs
 
@@ -71,7 +72,7 @@ help:
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
 	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd,"
-	@echo "                evasion, metrics, install),"
+	@echo "                evasion, metrics, shared, install),"
 	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
 	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
@@ -168,6 +169,12 @@ $(BUILD)/tests/test_cache: $(call obj,tests/test_cache.c supervisor/cache.c supe
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/tests/test_shared: $(call obj,tests/test_shared.c supervisor/shared.c supervisor/stats.c supervisor/addr.c \
+	$(IPC) $(PLATFORM))
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(SUP_LIBS) $(CMOCKA_LIBS)
+
 $(BUILD)/tests/test_ipc: $(call obj,tests/test_ipc.c $(IPC) $(PLATFORM))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
@@ -191,7 +198,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion metrics
+SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion metrics shared
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done

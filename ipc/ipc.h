@@ -124,6 +124,8 @@ struct ipc_ready {
 	char database[160];       /* versions and dates, as the host read them */
 	int64_t database_built;   /* seconds since the epoch: the newest official file's
 	                           * build time, else the newest signature file's change; 0: unknown */
+	uint32_t have_print;      /* 1: database_print holds the signature set's fingerprint */
+	unsigned char database_print[32];  /* scan_db_print, for the shared verdict cache */
 };
 
 enum ipc_log_level { IPC_LOG_INFO = 1, IPC_LOG_WARN = 2, IPC_LOG_ERROR = 3 };

@@ -167,6 +167,8 @@ static int validate(struct ipc_msg *m, char *err, size_t errlen)
 		if (!text_ok(r->engine, sizeof(r->engine)) || !text_ok(r->tmpdir, sizeof(r->tmpdir)) ||
 		    !text_ok(r->database, sizeof(r->database)))
 			BAD("READY with an unterminated text");
+		if (r->have_print > 1)
+			BAD("READY with have_print %u", r->have_print);
 		if (r->database_built < 0)
 			BAD("READY with a database built before 1970");
 		return 0;

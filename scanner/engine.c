@@ -10,9 +10,13 @@
 #include "layers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 struct cl_engine *scan_engine_load(const char *path, const char *display, const char *tmpdir,
@@ -151,6 +155,70 @@ void scan_db_describe(const char *path, char *out, size_t len, time_t *built_out
 		snprintf(out, len, "%u local files, newest %s", files, when);
 		*built_out = newest > 0 ? newest : 0;
 	}
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One file into the print: its name, its size, its bytes. */
+static int print_file(void *h, int dfd, const char *name)
+{
+	static unsigned char buf[1 << 16];
+	uint64_t size = 0;
+	ssize_t n;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	cl_update_hash(h, name, strlen(name) + 1);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		cl_update_hash(h, buf, (size_t)n);
+		size += (uint64_t)n;
+	}
+	close(fd);
+	cl_update_hash(h, &size, sizeof(size));
+	return n < 0 ? -1 : 0;
+}
+
+int scan_db_print(const char *path, unsigned char out[32])
+{
+	char *names[4096];
+	size_t n = 0;
+	struct dirent *de;
+	struct stat st;
+	void *h;
+	int rc = 0;
+	DIR *d;
+
+	if ((h = cl_hash_init("sha256")) == NULL)
+		return -1;
+	if ((d = opendir(path)) == NULL) {
+		rc = print_file(h, AT_FDCWD, path);  /* one file */
+	} else {
+		while ((de = readdir(d)) != NULL && n < sizeof(names) / sizeof(names[0])) {
+			if (db_ext(de->d_name)[0] == '\0' || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if ((names[n] = strdup(de->d_name)) == NULL) {
+				rc = -1;
+				break;
+			}
+			n++;
+		}
+		if (de != NULL && rc == 0)
+			rc = -1;  /* more files than we sort: no print rather than a partial one */
+		qsort(names, n, sizeof(names[0]), cmp_names);
+		for (size_t i = 0; i < n; i++) {
+			if (rc == 0 && print_file(h, dirfd(d), names[i]) < 0)
+				rc = -1;
+			free(names[i]);
+		}
+		closedir(d);
+	}
+	cl_finish_hash(h, out);  /* frees h */
+	return rc;
 }
 
 void scan_options_default(struct cl_scan_options *o)

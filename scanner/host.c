@@ -432,6 +432,7 @@ static struct cl_engine *load(struct host_args *a, int dbfd, struct ipc_ready *r
 	scan_db_describe(dbpath, dbinfo, sizeof(dbinfo), &built);
 	memset(ready, 0, sizeof(*ready));
 	ready->database_built = (int64_t)built;
+	ready->have_print = scan_db_print(dbpath, ready->database_print) == 0;
 	ready->signatures = sigs;
 	snprintf(ready->engine, sizeof(ready->engine), "%s", cl_retflevel() ? cl_retver() : "?");
 	snprintf(ready->database, sizeof(ready->database), "%s", dbinfo[0] ? dbinfo : "?");

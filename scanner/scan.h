@@ -53,6 +53,10 @@ void scan_engine_warm_up(const struct cl_engine *engine);
  * for local signatures their count and newest change. *built: the newest
  * of those times (0 if none is known). */
 void scan_db_describe(const char *path, char *out, size_t len, time_t *built);
+/* The signature set's fingerprint: SHA-256 over every signature file, in
+ * name order (name, bytes, size), so nodes on the same database agree
+ * whatever their file times. 0, or -1 if a file could not be read. */
+int scan_db_print(const char *path, unsigned char out[32]);
 
 /* Scans len bytes at data. Fills everything in r but seq. */
 void scan_buffer(const struct cl_engine *engine, const void *data, size_t len, struct ipc_result *r);

@@ -4,7 +4,9 @@
  */
 #include "addr.h"
 
+#include <errno.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,57 @@ int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t
 	while (rc == 0 && (tok = strtok_r(NULL, " \t", &save)) != NULL)
 		rc = parse_option(tok, o, err, errlen);
 	return rc;
+}
+
+int sup_redis_parse(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen)
+{
+	const char *h, *end, *colon;
+	unsigned char buf[16];
+	char *e;
+	long p = 6379;
+	size_t n;
+
+	if (strncmp(s, "redis://", 8) != 0) {
+		snprintf(err, errlen, "expected \"redis://ADDRESS:PORT\"");
+		return -1;
+	}
+	h = s + 8;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL) {
+			snprintf(err, errlen, "unterminated [IPv6 address]");
+			return -1;
+		}
+		n = (size_t)(end - h - 1);
+		h++;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL) {
+			snprintf(err, errlen, "expected :PORT after the address");
+			return -1;
+		}
+	} else {
+		colon = strchr(h, ':');
+		n = colon ? (size_t)(colon - h) : strlen(h);
+	}
+	if (n == 0 || n >= hostlen) {
+		snprintf(err, errlen, "no address");
+		return -1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
+		snprintf(err, errlen, "%s is not an IP address (a name would need a DNS lookup on the event loop)", host);
+		return -1;
+	}
+	if (colon != NULL) {
+		errno = 0;
+		p = strtol(colon + 1, &e, 10);
+		if (errno != 0 || e == colon + 1 || *e != '\0' || p < 1 || p > 65535) {
+			snprintf(err, errlen, "bad port %s", colon + 1);
+			return -1;
+		}
+	}
+	*port = (int)p;
+	return 0;
 }
 
 int sup_metrics_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t errlen)

@@ -33,6 +33,9 @@ struct sup_listen_spec {
  * "tcp:ADDRESS:PORT [allow=CIDR,CIDR...] [wire] [errors=reply|close]". 0, or -1 with err.
  */
 int sup_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
+/* A shared_cache value: "redis://IPV4:PORT" or "redis://[IPV6]:PORT" (port
+ * 6379 if none). An address, never a name: no DNS lookup on the loop. */
+int sup_redis_parse(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen);
 /* A metrics_listen value: "tcp:ADDRESS:PORT [allow=CIDR,CIDR...]". 0, or -1 with err. */
 int sup_metrics_listen_parse(const char *s, struct sup_listen_spec *out, char *err, size_t errlen);
 /*

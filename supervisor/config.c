@@ -47,6 +47,8 @@ static const struct int_range int_ranges[] = {
 	{ "poison_threshold", 1, 100 },
 	{ "poison_ttl", 1, 604800 },
 	{ "cache_size", 0, 10000000 },
+	{ "shared_cache_ttl", 1, 31536000 },
+	{ "shared_cache_timeout_ms", 1, 10000 },
 	{ "max_connections", 1, 1000000 },
 	{ "update_interval", 0, 86400 },
 };
@@ -152,6 +154,21 @@ static int validate_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
 		return 0;  /* no metrics listener */
 	if (sup_metrics_listen_parse(s, &spec, why, sizeof(why)) < 0) {
 		cfg_error(cfg, "metrics_listen = \"%s\": %s", s, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int validate_shared_cache(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	char host[64], why[256];
+	int port;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;  /* no shared cache */
+	if (sup_redis_parse(s, host, sizeof(host), &port, why, sizeof(why)) < 0) {
+		cfg_error(cfg, "shared_cache = \"%s\": %s", s, why);
 		return -1;
 	}
 	return 0;
@@ -283,6 +300,10 @@ static cfg_t *parser_new(void)
 		CFG_STR_LIST("listen", "{\"unix:/run/avwarden/clamd.sock\"}", CFGF_NONE),
 		CFG_STR("control_socket", "/run/avwarden/control.sock", CFGF_NONE),
 		CFG_STR("metrics_listen", "", CFGF_NONE),
+		CFG_STR("shared_cache", "", CFGF_NONE),
+		CFG_STR("shared_cache_key_file", "/etc/avwarden/shared_cache.key", CFGF_NONE),
+		CFG_INT_CB("shared_cache_ttl", 86400, CFGF_NONE, parse_int),
+		CFG_INT_CB("shared_cache_timeout_ms", 50, CFGF_NONE, parse_int),
 		CFG_STR("database", "/var/lib/clamav", CFGF_NONE),
 		CFG_STR("scanner_path", AVW_SCANNER_DEFAULT, CFGF_NONE),
 		CFG_STR("scanner_log", "", CFGF_NONE),
@@ -330,6 +351,8 @@ static cfg_t *parser_new(void)
 	cfg_set_validate_func(cfg, "listen", validate_listen);
 	cfg_set_validate_func(cfg, "control_socket", validate_abs_path);
 	cfg_set_validate_func(cfg, "metrics_listen", validate_metrics_listen);
+	cfg_set_validate_func(cfg, "shared_cache", validate_shared_cache);
+	cfg_set_validate_func(cfg, "shared_cache_key_file", validate_abs_path);
 	cfg_set_validate_func(cfg, "database", validate_abs_path);
 	cfg_set_validate_func(cfg, "scanner_path", validate_abs_path);
 	cfg_set_validate_func(cfg, "scanner_log", validate_log_path);
@@ -356,6 +379,8 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 		out->listen[i] = xstrdup(cfg_getnstr(cfg, "listen", (unsigned)i));
 	out->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	out->metrics_listen = xstrdup(cfg_getstr(cfg, "metrics_listen"));
+	out->shared_cache = xstrdup(cfg_getstr(cfg, "shared_cache"));
+	out->shared_cache_key_file = xstrdup(cfg_getstr(cfg, "shared_cache_key_file"));
 	out->database = xstrdup(cfg_getstr(cfg, "database"));
 	out->scanner_path = xstrdup(cfg_getstr(cfg, "scanner_path"));
 	out->scanner_log = xstrdup(cfg_getstr(cfg, "scanner_log"));
@@ -395,6 +420,8 @@ static int copy_values(cfg_t *cfg, const char *text, struct sup_config *out)
 	out->poison_threshold = (unsigned)cfg_getint(cfg, "poison_threshold");
 	out->poison_ttl = (unsigned)cfg_getint(cfg, "poison_ttl");
 	out->cache_size = (unsigned)cfg_getint(cfg, "cache_size");
+	out->shared_cache_ttl = (unsigned)cfg_getint(cfg, "shared_cache_ttl");
+	out->shared_cache_timeout_ms = (unsigned)cfg_getint(cfg, "shared_cache_timeout_ms");
 	out->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
 	out->update_interval = (unsigned)cfg_getint(cfg, "update_interval");
 	out->syslog = cfg_getbool(cfg, "syslog") ? 1 : 0;
@@ -506,6 +533,8 @@ void sup_config_free(struct sup_config *cfg)
 	free(cfg->listen);
 	free(cfg->control_socket);
 	free(cfg->metrics_listen);
+	free(cfg->shared_cache);
+	free(cfg->shared_cache_key_file);
 	free(cfg->database);
 	free(cfg->scanner_path);
 	free(cfg->scanner_log);

@@ -14,6 +14,10 @@ struct sup_config {
 	size_t nlisten;
 	char *control_socket;
 	char *metrics_listen;          /* "" or "tcp:ADDRESS:PORT [allow=...]" (metrics.h) */
+	char *shared_cache;            /* "" or "redis://ADDRESS:PORT" (shared.h) */
+	char *shared_cache_key_file;   /* the HMAC key every node shares */
+	unsigned shared_cache_ttl;     /* seconds an entry lives in Redis */
+	unsigned shared_cache_timeout_ms; /* a lookup given up after this */
 	char *database;
 	char *scanner_path;
 	char *scanner_log;

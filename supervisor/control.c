@@ -209,14 +209,16 @@ static void fmt_stats(struct out *o)
 	struct sup_pool_info pi;
 	static uint64_t samples[4096];
 	double avg = s->scanned ? (double)s->scan_ns_total / (double)s->scanned / 1e6 : 0.0;
-	double r50, r99, o50, o99;
-	unsigned nrs, nov;
+	double r50, r99, o50, o99, s50, s99;
+	unsigned nrs, nov, nsh;
 
 	sup_pool_describe(&pi);
 	nrs = sup_stats_respawn_samples(samples, 256);
 	sup_stats_percentiles(samples, nrs, 1e6, &r50, &r99);
 	nov = sup_stats_overhead_samples(samples, 4096);
 	sup_stats_percentiles(samples, nov, 1e3, &o50, &o99);
+	nsh = sup_stats_shared_samples(samples, 1024);
+	sup_stats_percentiles(samples, nsh, 1e6, &s50, &s99);
 
 	o_begin(o, "avwarden:scanner stats");
 	o_u64(o, "uptime seconds", "uptime_s", (plat_now_ns() - C.started_ns) / 1000000000ull);
@@ -245,6 +247,13 @@ static void fmt_stats(struct out *o)
 	o_u64(o, "poison message hits", "poison_hits", s->poison_hits);
 	o_u64(o, "cache hits", "cache_hits", s->cache_hits);
 	o_u64(o, "cache entries", "cache_entries", pi.cache_entries);
+	o_u64(o, "shared cache hits", "shared_cache_hits", s->shared_hits);
+	o_u64(o, "shared cache misses", "shared_cache_misses", s->shared_misses);
+	o_u64(o, "shared cache timeouts", "shared_cache_timeouts", s->shared_timeouts);
+	o_u64(o, "shared cache skipped", "shared_cache_skipped", s->shared_skipped);
+	o_u64(o, "shared cache forged", "shared_cache_forged", s->shared_forged);
+	o_u64(o, "shared cache errors", "shared_cache_errors", s->shared_errors);
+	o_u64(o, "shared cache stores", "shared_cache_stores", s->shared_stores);
 	o_u64(o, "reloads", "reloads", s->reloads);
 	o_u64(o, "reload failures", "reload_failures", s->reload_failures);
 	o_str(o, "last reload", "last_reload", pi.last_reload);
@@ -261,10 +270,14 @@ static void fmt_stats(struct out *o)
 		o_dbl(o, "", "replacement_ms_p99", r99);
 		o_dbl(o, "", "overhead_us_p50", o50);
 		o_dbl(o, "", "overhead_us_p99", o99);
+		o_dbl(o, "", "shared_cache_lookup_ms_p50", s50);
+		o_dbl(o, "", "shared_cache_lookup_ms_p99", s99);
 	} else {
 		o_printf(o, "  %-24s p50 %.2f p99 %.2f (%u samples)\n", "worker replacement ms:", r50, r99, nrs);
 		o_printf(o, "  %-24s p50 %.1f p99 %.1f (dispatch to answer outside libclamav, last %u)\n",
 		    "overhead us/message:", o50, o99, nov);
+		if (nsh > 0)
+			o_printf(o, "  %-24s p50 %.3f p99 %.3f (last %u)\n", "shared cache lookup ms:", s50, s99, nsh);
 	}
 	o_end(o);
 }

@@ -191,6 +191,8 @@ static void host_ready(struct sup_host *h, const struct ipc_ready *r)
 	snprintf(g->engine, sizeof(g->engine), "%s", r->engine);
 	snprintf(g->database, sizeof(g->database), "%s", r->database);
 	g->database_built = r->database_built;
+	g->have_print = r->have_print == 1;
+	memcpy(g->database_print, r->database_print, sizeof(g->database_print));
 	g->sigs = r->signatures;
 	/* The back-off is not reset here: a host that dies right after READY
 	 * is a start-up failure too (act_lost_serving decides). */

@@ -35,6 +35,9 @@ void sup_gens_reload(const char *why, sup_reload_cb cb, void *ctx);
 uint32_t sup_gens_serving_id(void);
 /* Its database fingerprint, and the last one that failed to load. */
 uint64_t sup_gens_serving_print(void);
+/* The serving generation's signature set fingerprint (the shared cache's
+ * key), or NULL when none serves or its host could not read the files. */
+const unsigned char *sup_gens_serving_sigset(void);
 uint64_t sup_gens_failed_print(void);
 /* No generation serves and the last start failed: fail fast, with why. */
 const char *sup_gens_unavailable(void);

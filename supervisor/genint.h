@@ -41,6 +41,8 @@ struct sup_gen {
 	char engine[64];
 	char database[160];
 	int64_t database_built;   /* as READY said (0: unknown) */
+	int have_print;           /* database_print is known (READY) */
+	unsigned char database_print[32];
 	char failure[IPC_TEXT_MAX];
 	struct sup_slot *slots;
 	unsigned nslots;

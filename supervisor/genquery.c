@@ -17,6 +17,11 @@ uint32_t sup_gens_serving_id(void)
 	return G.serving ? G.serving->id : 0;
 }
 
+const unsigned char *sup_gens_serving_sigset(void)
+{
+	return G.serving != NULL && G.serving->have_print ? G.serving->database_print : NULL;
+}
+
 uint64_t sup_gens_serving_print(void)
 {
 	return G.serving ? G.serving->db_print : 0;

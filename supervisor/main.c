@@ -30,6 +30,7 @@
 #include "fromclamd.h"
 #include "pool.h"
 #include "session.h"
+#include "shared.h"
 #include "addr.h"
 #include "sockets.h"
 
@@ -360,7 +361,8 @@ int main(int argc, char **argv)
 	if (sup_sockets_start(M.loop, &M.cfg, err, sizeof(err)) < 0 ||
 	    sup_control_start(M.loop, M.cfg.control_socket, M.cfg.control_socket_mode, &control_ops,
 	    err, sizeof(err)) < 0 ||
-	    (M.cfg.metrics_listen[0] != '\0' && sup_metrics_start(M.loop, M.cfg.metrics_listen, err, sizeof(err)) < 0))
+	    (M.cfg.metrics_listen[0] != '\0' && sup_metrics_start(M.loop, M.cfg.metrics_listen, err, sizeof(err)) < 0) ||
+	    sup_shared_start(M.loop, &M.cfg, err, sizeof(err)) < 0)
 		fatalx("startup", "reason=\"%s\"", err);
 	start_handles();
 

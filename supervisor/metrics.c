@@ -33,6 +33,7 @@
 #include "../platform/plat.h"
 #include "addr.h"
 #include "pool.h"
+#include "shared.h"
 #include "stats.h"
 
 #define METRICS_CONNECTIONS 32
@@ -220,10 +221,23 @@ static void cache(struct mbuf *b, const struct sup_stats *s, const struct sup_po
 {
 	head(b, "avwarden_cache_hits_total", "counter", "Verdicts answered from a cache, by cache.");
 	labelled(b, "avwarden_cache_hits_total", "cache", "local", s->cache_hits);
+	labelled(b, "avwarden_cache_hits_total", "cache", "shared", s->shared_hits);
 	head(b, "avwarden_cache_misses_total", "counter", "Cache lookups that found nothing, by cache.");
 	labelled(b, "avwarden_cache_misses_total", "cache", "local", s->cache_misses);
+	labelled(b, "avwarden_cache_misses_total", "cache", "shared", s->shared_misses);
 	head(b, "avwarden_cache_entries", "gauge", "Verdicts held, by cache.");
 	labelled(b, "avwarden_cache_entries", "cache", "local", pi->cache_entries);
+	one(b, "avwarden_shared_cache_up", "gauge", "1 while the shared cache's Redis is connected.",
+	    sup_shared_up() ? 1 : 0);
+	head(b, "avwarden_shared_cache_errors_total", "counter",
+	    "Shared-cache lookups that gave no verdict for a reason other than a miss, by reason.");
+	labelled(b, "avwarden_shared_cache_errors_total", "reason", "timeout", s->shared_timeouts);
+	labelled(b, "avwarden_shared_cache_errors_total", "reason", "unavailable", s->shared_skipped);
+	labelled(b, "avwarden_shared_cache_errors_total", "reason", "forged", s->shared_forged);
+	labelled(b, "avwarden_shared_cache_errors_total", "reason", "redis_error", s->shared_errors);
+	one(b, "avwarden_shared_cache_stores_total", "counter", "Verdicts written to the shared cache.", s->shared_stores);
+	one(b, "avwarden_shared_cache_store_failures_total", "counter", "Writes to the shared cache that failed.",
+	    s->shared_store_failures);
 	head(b, "avwarden_cache_capacity_entries", "gauge", "Verdicts a cache may hold (cache_size).");
 	labelled(b, "avwarden_cache_capacity_entries", "cache", "local", pi->cache_size);
 }

@@ -20,6 +20,7 @@
 #include "gen.h"
 #include "join.h"
 #include "queue.h"
+#include "shared.h"
 #include "slot.h"
 #include "stats.h"
 #include "verdicts.h"
@@ -54,7 +55,8 @@ static void drain_fire(uv_timer_t *t)
 /* Drained once nothing waits and no worker holds a job. */
 static void check_drained(void)
 {
-	if (!P.draining || P.drain_cb == NULL || sup_queue_len() > 0 || sup_gens_in_flight() > 0)
+	if (!P.draining || P.drain_cb == NULL || sup_queue_len() > 0 || sup_gens_in_flight() > 0 ||
+	    sup_shared_pending() > 0)
 		return;
 	if (!uv_is_active((uv_handle_t *)&P.drain_timer))
 		(void)uv_timer_start(&P.drain_timer, drain_fire, 0, 0);
@@ -120,8 +122,12 @@ int sup_pool_init(uv_loop_t *loop, const struct sup_config *cfg, void (*ready_cb
 	return sup_gens_init(loop, cfg, &gen_hooks);
 }
 
+static void submit_scan(struct sup_job *job);
+static void shared_answered(struct sup_job *job, const struct sup_verdict *v);
+
 void sup_pool_submit(struct sup_job *job)
 {
+	const unsigned char *sigset;
 	struct sup_verdict v;
 	const char *why;
 
@@ -131,6 +137,7 @@ void sup_pool_submit(struct sup_job *job)
 	job->blame = 0;
 	job->have_hash = 0;
 	job->nmore = 0;
+	job->shared = NULL;
 	if (P.draining || P.closing) {
 		sup_job_error(job, IPC_CODE_UNAVAILABLE, "avwarden is shutting down");
 		return;
@@ -142,6 +149,44 @@ void sup_pool_submit(struct sup_job *job)
 	}
 	if (sup_verdicts_ask(job, sup_gens_serving_id(), &v)) {
 		sup_job_answer(job, &v, NULL);
+		return;
+	}
+	if (!job->allmatch && sup_shared_enabled() && (sigset = sup_gens_serving_sigset()) != NULL) {
+		sup_verdicts_hash(job, job->buf.base);
+		job->shared_gen = sup_gens_serving_id();
+		if (sup_shared_ask(job, sigset, shared_answered)) {
+			job->where = SUP_JOB_SHARED;
+			return;  /* shared_answered goes on */
+		}
+	}
+	submit_scan(job);
+}
+
+/* The verdict from the shared cache, or none: the scan after all. */
+static void shared_answered(struct sup_job *job, const struct sup_verdict *v)
+{
+	job->where = SUP_JOB_OUT;
+	/* A reload meanwhile: an older signature set's verdict is not ours. */
+	if (v != NULL && job->shared_gen == sup_gens_serving_id()) {
+		sup_verdicts_remember(job, job->shared_gen, v);
+		sup_job_answer(job, v, NULL);
+	} else {
+		submit_scan(job);
+	}
+	check_drained();
+}
+
+/* After the caches: join identical bytes in flight, or queue for a worker. */
+static void submit_scan(struct sup_job *job)
+{
+	const char *why;
+
+	if (P.closing) {
+		sup_job_error(job, IPC_CODE_UNAVAILABLE, "avwarden is shutting down");
+		return;
+	}
+	if ((why = sup_gens_unavailable()) != NULL) {
+		sup_job_error(job, IPC_CODE_UNAVAILABLE, "no scanner available: %.100s", why);
 		return;
 	}
 	if (sup_join_try(job, sup_gens_serving_id()))
@@ -167,6 +212,10 @@ void sup_pool_cancel(struct sup_job *job)
 		return;
 	}
 	switch (job->where) {
+	case SUP_JOB_SHARED:
+		sup_shared_cancel(job);
+		job->where = SUP_JOB_OUT;
+		break;
 	case SUP_JOB_QUEUED:
 	case SUP_JOB_ANSWERED:
 		(void)sup_queue_remove(job);
@@ -203,6 +252,7 @@ void sup_pool_drain(void (*cb)(void))
 void sup_pool_close(void)
 {
 	P.closing = 1;
+	sup_shared_close();  /* lookups in flight: answered, as shutting down */
 	uv_close((uv_handle_t *)&P.drain_timer, NULL);
 	sup_dbwatch_stop();
 	sup_queue_fail_all(IPC_CODE_UNAVAILABLE, "avwarden is shutting down");

@@ -55,10 +55,12 @@ struct sup_job {
 	int have_hash;
 	int blame;                 /* its content crashed or hung a worker (observed) */
 	uint32_t cached;           /* answered from the cache of this generation */
+	void *shared;              /* its shared-cache lookup in flight (shared.c) */
+	uint32_t shared_gen;       /* the generation that lookup is for */
 	unsigned char hash[SUP_HASH_LEN];  /* SHA-256 of the bytes, when needed */
 	struct sup_verdict verdict; /* the answer, until it is handed over */
 };
-enum { SUP_JOB_OUT = 0, SUP_JOB_QUEUED, SUP_JOB_SCANNING, SUP_JOB_ANSWERED, SUP_JOB_JOINED };
+enum { SUP_JOB_OUT = 0, SUP_JOB_QUEUED, SUP_JOB_SCANNING, SUP_JOB_ANSWERED, SUP_JOB_JOINED, SUP_JOB_SHARED };
 
 /* The serving generation and the pool, for stats and version. */
 struct sup_pool_info {

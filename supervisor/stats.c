@@ -8,6 +8,7 @@
 
 #define RESPAWN_SAMPLES 256
 #define OVERHEAD_SAMPLES 4096
+#define SHARED_SAMPLES 1024
 
 struct sup_stats sup_counters;
 
@@ -20,7 +21,14 @@ static struct {
 	unsigned nrespawn;     /* total seen; the ring holds the last ones */
 	uint64_t overhead[OVERHEAD_SAMPLES];
 	unsigned noverhead;
+	uint64_t shared[SHARED_SAMPLES];
+	unsigned nshared;
 } S;
+
+void sup_stats_shared(uint64_t ns)
+{
+	S.shared[S.nshared++ % SHARED_SAMPLES] = ns;
+}
 
 void sup_stats_answered(unsigned status, int32_t code, uint64_t ns)
 {
@@ -63,6 +71,11 @@ static unsigned copy_ring(const uint64_t *ring, unsigned cap, unsigned seen, uin
 unsigned sup_stats_respawn_samples(uint64_t *out, unsigned n)
 {
 	return copy_ring(S.respawn, RESPAWN_SAMPLES, S.nrespawn, out, n);
+}
+
+unsigned sup_stats_shared_samples(uint64_t *out, unsigned n)
+{
+	return copy_ring(S.shared, SHARED_SAMPLES, S.nshared, out, n);
 }
 
 unsigned sup_stats_overhead_samples(uint64_t *out, unsigned n)

@@ -27,6 +27,13 @@ struct sup_stats {
 	uint64_t refused_connections; /* over max_connections */
 	uint64_t refused_clients;     /* TCP clients outside a listener's allow= list */
 	uint64_t cache_misses;        /* looked up in the verdict cache and not found */
+	/* the shared cache (shared.c) */
+	uint64_t shared_hits, shared_misses;
+	uint64_t shared_errors;       /* Redis answered an error, or the connection went mid-lookup */
+	uint64_t shared_timeouts;     /* lookups given up after shared_cache_timeout_ms */
+	uint64_t shared_skipped;      /* not tried: Redis down, or too many in flight */
+	uint64_t shared_forged;       /* entries that failed their HMAC or did not parse */
+	uint64_t shared_stores, shared_store_failures;
 	uint64_t poison_hits, retired;
 	uint64_t cache_hits, reloads, reload_failures, engine_logs_dropped;
 	uint64_t host_logs_dropped;   /* host LOG records past the rate limit */
@@ -52,6 +59,9 @@ void sup_stats_answered(unsigned status, int32_t code, uint64_t ns);
 /* Worker death to replacement serving, in ns (the last 256). */
 void sup_stats_respawn(uint64_t ns);
 unsigned sup_stats_respawn_samples(uint64_t *out, unsigned n);
+/* Shared-cache lookups, ask to answer (or giving up), in ns (the last 1024). */
+void sup_stats_shared(uint64_t ns);
+unsigned sup_stats_shared_samples(uint64_t *out, unsigned n);
 /* Per job: dispatch to answer minus the worker's time inside libclamav, in
  * ns (the last 4096): what the sandboxing and IPC cost. */
 void sup_stats_overhead(uint64_t ns);

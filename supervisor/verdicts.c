@@ -9,6 +9,8 @@
 
 #include "../platform/plat.h"
 #include "cache.h"
+#include "gen.h"
+#include "shared.h"
 #include "poison.h"
 #include "stats.h"
 
@@ -94,8 +96,19 @@ void sup_verdicts_tell(struct sup_job *job, const struct sup_verdict *v, const s
 		log_poisoned(job, v);
 	/* Only the serving generation's verdicts are kept: a draining one's
 	 * signatures are already replaced. */
-	if (by != NULL && by->gen != 0 && by->serving && v->status != IPC_ERROR && job->have_hash && !job->allmatch)
+	if (by != NULL && by->gen != 0 && by->serving && v->status != IPC_ERROR && job->have_hash && !job->allmatch) {
+		const unsigned char *sigset = sup_gens_serving_sigset();
 		sup_cache_insert(job->hash, by->gen, v);
+		if (sigset != NULL)
+			sup_shared_tell(job->hash, sigset, v);  /* for the other nodes */
+	}
+}
+
+void sup_verdicts_remember(struct sup_job *job, uint32_t gen, const struct sup_verdict *v)
+{
+	if (job->have_hash && v->status != IPC_ERROR)
+		sup_cache_insert(job->hash, gen, v);
+	job->cached = gen;
 }
 
 void sup_verdicts_forget(void)

@@ -36,6 +36,8 @@ int sup_verdicts_ask(struct sup_job *job, uint32_t gen, struct sup_verdict *v);
 /* At answer: a serving generation's final verdict is cached; an ERROR the
  * content caused (job->blame) counts towards poisoning it. */
 void sup_verdicts_tell(struct sup_job *job, const struct sup_verdict *v, const struct sup_answer_by *by);
+/* A verdict another node found (the shared cache), kept here too for gen. */
+void sup_verdicts_remember(struct sup_job *job, uint32_t gen, const struct sup_verdict *v);
 /* A new generation serves: the old signatures' verdicts go. */
 void sup_verdicts_forget(void);
 size_t sup_verdicts_cached(void);

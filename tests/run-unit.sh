@@ -3,7 +3,7 @@
 set -u
 B=${1:-build}
 pass=0 fail=0
-for t in test_config test_clamd test_ipc test_sandbox test_lifecycle test_cache; do
+for t in test_config test_clamd test_ipc test_sandbox test_lifecycle test_cache test_shared; do
 	if "$B/tests/$t"; then
 		pass=$((pass + 1))
 	else
