@@ -72,7 +72,7 @@ help:
 	@echo "make run        deps + build + start avwarden in the foreground on the bundled database"
 	@echo "make check      deps + build + every test (unit, sandbox, integration, supervision,"
 	@echo "                survival, torture, operations, mta, postfix, client, protocol, fromclamd,"
-	@echo "                evasion, metrics, shared, install),"
+	@echo "                evasion, metrics, shared, multinode, install),"
 	@echo "                then the same under ASan/UBSan, the supervisor under valgrind,"
 	@echo "                then 15 s of each fuzz target"
 	@echo "make unit       cmocka unit and sandbox tests only"
@@ -198,7 +198,7 @@ unit: $(TESTS)
 
 # The suites that drive a real daemon, in order. Each has a hard time limit:
 # a hang fails the run instead of stalling CI.
-SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion metrics shared
+SUITES := integration containment supervision survival torture operations mta postfix client protocol fromclamd evasion metrics shared multinode
 
 integration: all
 	@for s in $(SUITES) install; do timeout 600 sh tests/$$s.sh $(BUILD) || exit 1; done

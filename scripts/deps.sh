@@ -5,7 +5,7 @@
 set -eu
 # libmicrohttpd-dev: the metrics listener; python3-prometheus-client:
 # tests/metrics.sh parses it. libhiredis-dev: the shared verdict cache;
-# redis-server: tests/shared.sh runs its own. zlib1g-dev, libbz2-dev, liblzma-dev: the worker's container checks
+# redis-server: tests/shared.sh runs its own. haproxy: tests/multinode.sh. zlib1g-dev, libbz2-dev, liblzma-dev: the worker's container checks
 # (scanner/zipcheck.c, contcheck.c). iproute2:
 # protocol.sh (an address that is not loopback). clamav-milter and
 # strace: tests/postfix.sh. libdb5.3 to libsasl2-2: what
@@ -14,7 +14,7 @@ PKGS="build-essential pkg-config libuv1-dev libclamav-dev libseccomp-dev
 libcmocka-dev libconfuse-dev libssl-dev clamav-testfiles clamdscan clamav
 clamav-daemon python3 groff-base logrotate exim4-daemon-heavy swaks libfuse3-dev fuse3 socat
 iproute2 clamav-milter strace libdb5.3 libicu72 libnsl2 libsasl2-2 zlib1g-dev libbz2-dev liblzma-dev
-libmicrohttpd-dev python3-prometheus-client libhiredis-dev redis-server"
+libmicrohttpd-dev python3-prometheus-client libhiredis-dev redis-server haproxy"
 [ "${1:-}" = "--with-sanitizers" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 # make bench: perf counts the syscalls and context switches of each target.
 [ "${1:-}" = "--with-bench" ] && PKGS="$PKGS linux-perf"
@@ -52,6 +52,9 @@ if [ -n "$missing" ]; then
 	# Likewise the Redis Debian's postinst may have started on port 6379.
 	case " $missing " in
 	*" redis-server "*) $SUDO invoke-rc.d redis-server stop >/dev/null 2>&1 || true;;
+	esac
+	case " $missing " in
+	*" haproxy "*) $SUDO invoke-rc.d haproxy stop >/dev/null 2>&1 || true;;
 	esac
 fi
 if [ -n "$postfix_missing" ]; then

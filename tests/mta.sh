@@ -353,6 +353,10 @@ exim_start tcp "clamd:127.0.0.1 $AVW_PORT" || { finish; exit 1; }
 # `local`: the scanner is on this host, so Exim sends SCAN <spool file> over
 # TCP; avwarden opens it as the owner of Exim's loopback socket.
 exim_start tcplocal "clamd:127.0.0.1 $AVW_PORT:local" || { finish; exit 1; }
+# Two servers, as a multi-node setup gives Exim: the first of them is down
+# (nothing listens on its port), so whichever Exim picks, it ends on avwarden.
+DEAD_PORT=$(free_port)
+exim_start twin "clamd:127.0.0.1 $DEAD_PORT : 127.0.0.1 $AVW_PORT" || { finish; exit 1; }
 
 ###########################################################################
 echo "# unix socket: Exim sends SCAN <spool file>"
@@ -365,6 +369,10 @@ run_scans tcp
 ###########################################################################
 echo "# TCP with local: Exim sends SCAN <spool file>, opened as its socket's owner"
 run_scans tcplocal
+
+###########################################################################
+echo "# two servers, one down: Exim fails over to avwarden"
+run_scans twin
 
 ###########################################################################
 echo "# avwarden stopped: mail is deferred, never accepted unscanned"
