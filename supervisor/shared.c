@@ -43,6 +43,7 @@
 #define SHARED_KEY_MAX 4096
 #define SHARED_RKEY_LEN (4 + 64 + 1 + 2 * SUP_HASH_LEN + 1)
 #define SHARED_LOG_EVERY_NS (60ull * 1000000000ull)
+#define SHARED_VALUE_MAX 512        /* bytes of a value read back; ours are under 330 */
 
 enum { S_OFF = 0, S_DOWN, S_CONNECTING, S_UP };
 
@@ -209,7 +210,7 @@ static void on_get(redisAsyncContext *ac, void *r, void *priv)
 		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
 			sup_counters.shared_errors++;
 			finish(l, NULL);
-		} else if (reply->type != REDIS_REPLY_STRING) {
+		} else if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
 			sup_counters.shared_misses++;
 			finish(l, NULL);
 		} else if (sup_shared_decode(R.key, R.keylen, l->rkey, reply->str, reply->len, &v) < 0) {
@@ -265,7 +266,10 @@ int sup_shared_ask(struct sup_job *job, const unsigned char print[32],
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return 0;
 	rkey_of(print, job->hash, l->rkey);
-	if (redisAsyncCommand(R.ac, on_get, l, "GET %s", l->rkey) != REDIS_OK) {
+	/* GETRANGE, not GET: whoever writes to Redis may store a value of any
+	 * size, and hiredis would hold all of it in our memory. A missing key
+	 * reads as "". */
+	if (redisAsyncCommand(R.ac, on_get, l, "GETRANGE %s 0 %d", l->rkey, SHARED_VALUE_MAX - 1) != REDIS_OK) {
 		free(l);
 		sup_counters.shared_skipped++;
 		return 0;
@@ -313,7 +317,7 @@ static void on_set(redisAsyncContext *ac, void *r, void *priv)
 void sup_shared_tell(const unsigned char hash[SUP_HASH_LEN], const unsigned char print[32],
     const struct sup_verdict *v)
 {
-	char rkey[SHARED_RKEY_LEN], val[512];
+	char rkey[SHARED_RKEY_LEN], val[SHARED_VALUE_MAX];
 	int n;
 
 	if (R.state != S_UP || R.stores >= SHARED_MAX_STORES)

@@ -134,6 +134,22 @@ check "B: 3 forged entries counted" 3 "$(stat_of b shared_cache_forged)"
 mail "$T/e5" infected
 forge "$T/e5" "garbage"
 check "a malformed entry: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e5" | vis)"
+# A 64 MB value: only its first bytes are ever read (GETRANGE), so it costs
+# the supervisor nothing.
+mail "$T/e6" infected
+head -c 67108864 /dev/zero | tr '\0' x > "$T/huge"
+rcli -x set "avw:$PRINT:$(sha256sum "$T/e6" | cut -d' ' -f1)" < "$T/huge" > /dev/null
+hwm0=$(awk '/^VmHWM/ {print $2}' /proc/$DAEMON_PID/status)
+check "a 64 MB entry: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e6" | vis)"
+# Redis answers in order: once a later lookup's miss is counted, the reply
+# for the big entry has been read (or, as GETRANGE asks, its first bytes).
+misses0=$(stat_of b shared_cache_misses)
+probe() { mail "$T/probe"; $CLIENT $SOCK_B instream "$T/probe" > /dev/null; [ "$(stat_of b shared_cache_misses)" -gt "$misses0" ]; }
+WAIT_STEPS=200 wait_for "a later lookup answered" probe || bad "a later lookup answered"
+hwm1=$(awk '/^VmHWM/ {print $2}' /proc/$DAEMON_PID/status)
+[ $((hwm1 - hwm0)) -lt 8192 ] && ok "a 64 MB entry: supervisor's peak RSS $hwm0 -> $hwm1 kB" ||
+	bad "64 MB entry read whole" "peak RSS $hwm0 -> $hwm1 kB"
+check "B: 5 forged entries counted" 5 "$(stat_of b shared_cache_forged)"
 
 ###########################################################################
 echo "# Redis slow, then down, then back"
