@@ -104,8 +104,8 @@ static void mb_label(struct mbuf *b, const char *v)
 			mb_printf(b, "\\%c", *v);
 		else if (*v == '\n')
 			mb_printf(b, "\\n");
-		else if ((unsigned char)*v >= 0x20 && *v != 0x7f)
-			mb_printf(b, "%c", *v);
+		else if ((unsigned char)*v >= 0x20 && (unsigned char)*v < 0x7f)
+			mb_printf(b, "%c", *v);  /* ASCII only: the format wants UTF-8 */
 	}
 }
 

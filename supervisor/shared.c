@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/adapters/libuv.h>
@@ -86,10 +87,35 @@ static void hexify(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * What a verdict depends on besides the bytes: the signature set, the
+ * engine's version and the limits it scanned under (another node's limits
+ * or libclamav may decide otherwise). Two nodes share only when all agree.
+ */
+static void scope_of(const unsigned char print[32], unsigned char out[32])
+{
+	char limits[256];
+	unsigned char msg[32 + sizeof(limits)];
+	unsigned int olen = 0;
+	int n;
+
+	n = snprintf(limits, sizeof(limits), "|%s|%" PRIu64 "|%" PRIu64 "|%u|%u|%u", sup_pool_engine_version(),
+	    R.cfg->max_extract_size, R.cfg->max_cumulative_extract_size, R.cfg->max_extract_depth,
+	    R.cfg->max_file_count, R.cfg->max_extract_time);
+	if (n < 0 || (size_t)n >= sizeof(limits))
+		n = (int)strlen(limits);
+	memcpy(msg, print, 32);
+	memcpy(msg + 32, limits, (size_t)n);
+	(void)EVP_Digest(msg, 32 + (size_t)n, out, &olen, EVP_sha256(), NULL);
+}
+
 static void rkey_of(const unsigned char print[32], const unsigned char hash[SUP_HASH_LEN], char *out)
 {
+	unsigned char scope[32];
+
+	scope_of(print, scope);
 	memcpy(out, "avw:", 4);
-	hexify(print, 32, out + 4);
+	hexify(scope, 32, out + 4);
 	out[4 + 64] = ':';
 	hexify(hash, SUP_HASH_LEN, out + 4 + 64 + 1);
 }
@@ -115,15 +141,17 @@ static int mac(const unsigned char *key, size_t keylen, const char *rkey, const 
 }
 
 int sup_shared_encode(const unsigned char *key, size_t keylen, const char *rkey, const struct sup_verdict *v,
-    char *out, size_t outlen)
+    int64_t expires, char *out, size_t outlen)
 {
 	char text[256], hex[65];
 	int n;
 
-	if (v->status != IPC_CLEAN && v->status != IPC_INFECTED && v->status != IPC_UNSCANNABLE)
+	/* An UNSCANNABLE may come of this node's load (its scan ran out of
+	 * time) or limits: never handed to others. */
+	if (v->status != IPC_CLEAN && v->status != IPC_INFECTED)
 		return -1;
-	n = snprintf(text, sizeof(text), "1|%u|%" PRId32 "|%s", (unsigned)v->status, v->engine_code,
-	    v->status == IPC_CLEAN ? "" : v->name);
+	n = snprintf(text, sizeof(text), "2|%" PRId64 "|%u|%" PRId32 "|%s", expires, (unsigned)v->status,
+	    v->engine_code, v->status == IPC_CLEAN ? "" : v->name);
 	if (n < 0 || (size_t)n >= sizeof(text) || mac(key, keylen, rkey, text, (size_t)n, hex) < 0)
 		return -1;
 	n = snprintf(out, outlen, "%s|%s", hex, text);
@@ -131,10 +159,11 @@ int sup_shared_encode(const unsigned char *key, size_t keylen, const char *rkey,
 }
 
 int sup_shared_decode(const unsigned char *key, size_t keylen, const char *rkey, const char *val, size_t len,
-    struct sup_verdict *v)
+    int64_t now, struct sup_verdict *v)
 {
 	char hex[65], text[256], *p, *end;
 	unsigned long status;
+	long long expires;
 	long code;
 	size_t tlen;
 
@@ -147,11 +176,16 @@ int sup_shared_decode(const unsigned char *key, size_t keylen, const char *rkey,
 	    CRYPTO_memcmp(hex, val, 64) != 0)
 		return -1;
 	/* Authentic from here on; still parsed as strictly as a stranger's. */
-	if (strncmp(text, "1|", 2) != 0)
+	if (strncmp(text, "2|", 2) != 0)
 		return -1;
 	errno = 0;
-	status = strtoul(text + 2, &end, 10);
-	if (errno != 0 || *end != '|' || (status != IPC_CLEAN && status != IPC_INFECTED && status != IPC_UNSCANNABLE))
+	/* Signed with the value: an authentic entry re-stored without its TTL
+	 * by whoever can write to Redis still ends. */
+	expires = strtoll(text + 2, &end, 10);
+	if (errno != 0 || *end != '|' || expires <= now)
+		return -1;
+	status = strtoul(end + 1, &end, 10);
+	if (errno != 0 || *end != '|' || (status != IPC_CLEAN && status != IPC_INFECTED))
 		return -1;
 	code = strtol(end + 1, &p, 10);
 	if (errno != 0 || *p != '|' || code < INT32_MIN || code > INT32_MAX)
@@ -213,7 +247,7 @@ static void on_get(redisAsyncContext *ac, void *r, void *priv)
 		} else if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
 			sup_counters.shared_misses++;
 			finish(l, NULL);
-		} else if (sup_shared_decode(R.key, R.keylen, l->rkey, reply->str, reply->len, &v) < 0) {
+		} else if (sup_shared_decode(R.key, R.keylen, l->rkey, reply->str, reply->len, (int64_t)time(NULL), &v) < 0) {
 			sup_counters.shared_forged++;
 			now = plat_now_ns();
 			if (now - R.last_forged_log_ns > SHARED_LOG_EVERY_NS) {
@@ -280,6 +314,7 @@ int sup_shared_ask(struct sup_job *job, const unsigned char print[32],
 	l->refs = 2;
 	(void)uv_timer_init(R.loop, &l->timer);
 	l->timer.data = l;
+	uv_update_time(R.loop);  /* hashing a big message may have taken this turn's time */
 	(void)uv_timer_start(&l->timer, lookup_expired, R.cfg->shared_cache_timeout_ms, 0);
 	job->shared = l;
 	R.pending++;
@@ -323,7 +358,8 @@ void sup_shared_tell(const unsigned char hash[SUP_HASH_LEN], const unsigned char
 	if (R.state != S_UP || R.stores >= SHARED_MAX_STORES)
 		return;
 	rkey_of(print, hash, rkey);
-	if ((n = sup_shared_encode(R.key, R.keylen, rkey, v, val, sizeof(val))) < 0)
+	if ((n = sup_shared_encode(R.key, R.keylen, rkey, v, (int64_t)time(NULL) + R.cfg->shared_cache_ttl,
+	    val, sizeof(val))) < 0)
 		return;
 	if (redisAsyncCommand(R.ac, on_set, NULL, "SET %s %b EX %u", rkey, val, (size_t)n,
 	    R.cfg->shared_cache_ttl) != REDIS_OK) {

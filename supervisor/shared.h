@@ -2,9 +2,11 @@
  * supervisor/shared.h: the verdict cache every node shares, in Redis
  * (shared_cache = "redis://ADDRESS:PORT").
  *
- * Key: the signature set's fingerprint (the same database on two nodes
- * gives the same one, whatever its file times) and the content's SHA-256.
- * Value: the verdict, authenticated with HMAC-SHA-256 under the key in
+ * Key: a digest of the signature set's fingerprint (the same database on two
+ * nodes gives the same one, whatever its file times), the engine's version
+ * and the scan limits, and the content's SHA-256. Value: a CLEAN or
+ * INFECTED verdict (an UNSCANNABLE may be this node's load) and its
+ * expiry, authenticated with HMAC-SHA-256 under the key in
  * shared_cache_key_file, so whoever can write to Redis without that key
  * cannot mark malware clean: an entry that fails the check is ignored,
  * counted and logged (once a minute).
@@ -43,7 +45,9 @@ int sup_shared_up(void);
 int sup_shared_ask(struct sup_job *job, const unsigned char print[32],
     void (*done)(struct sup_job *job, const struct sup_verdict *v));
 void sup_shared_cancel(struct sup_job *job);
-/* Stores a final verdict (never an ERROR) for others; fire and forget. */
+/* Stores a CLEAN or INFECTED verdict for others; fire and forget. The Redis
+ * link is trusted not to be hostile (hiredis aborts on a reply nobody asked
+ * for): loopback, a private network, or a TLS tunnel. */
 void sup_shared_tell(const unsigned char hash[SUP_HASH_LEN], const unsigned char print[32],
     const struct sup_verdict *v);
 /* Lookups in flight. */
@@ -51,12 +55,14 @@ size_t sup_shared_pending(void);
 /* Answers every lookup in flight as not found, closes the connection. */
 void sup_shared_close(void);
 
-/* The value stored for a verdict under a Redis key: "HMAC|1|STATUS|CODE|NAME",
- * NUL-terminated. Returns its length, or -1 if it does not fit. For tests. */
+/* The value stored for a CLEAN or INFECTED verdict under a Redis key:
+ * "HMAC|2|EXPIRES|STATUS|CODE|NAME", NUL-terminated (EXPIRES: seconds since
+ * the epoch). Returns its length, or -1 (another status, or too long). */
 int sup_shared_encode(const unsigned char *key, size_t keylen, const char *rkey, const struct sup_verdict *v,
-    char *out, size_t outlen);
-/* Checks and parses such a value: 0 with v filled, -1 forged or malformed. */
+    int64_t expires, char *out, size_t outlen);
+/* Checks and parses such a value at time now: 0 with v filled, -1 forged,
+ * expired or malformed. */
 int sup_shared_decode(const unsigned char *key, size_t keylen, const char *rkey, const char *val, size_t len,
-    struct sup_verdict *v);
+    int64_t now, struct sup_verdict *v);
 
 #endif

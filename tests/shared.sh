@@ -106,7 +106,7 @@ check "B: 1 local hit" 1 "$(stat_of b cache_hits)"
 echo "# entries written without the key are ignored"
 KEY1=$(rcli --raw keys 'avw:*' | head -1)
 PRINT=$(echo "$KEY1" | cut -d: -f2)
-[ ${#PRINT} -eq 64 ] && ok "keys carry the signature set's fingerprint" || bad "key format" "$KEY1"
+[ ${#PRINT} -eq 64 ] && ok "keys carry the scope (signatures, engine, limits) and the content's SHA-256" || bad "key format" "$KEY1"
 forge() {  # forge MAILFILE VALUE
 	h=$(sha256sum "$1" | cut -d' ' -f1)
 	rcli set "avw:$PRINT:$h" "$2" > /dev/null

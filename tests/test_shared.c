@@ -2,8 +2,9 @@
  * tests/test_shared.c: the shared cache's values (supervisor/shared.c): a
  * verdict survives its round trip; any byte changed, another key, another
  * Redis key (a genuine entry moved to another message) or a malformed text
- * is refused; ERRORs are never encoded; the Redis address is parsed as an
- * address, never a name.
+ * is refused, and so is an entry past its signed expiry; only CLEAN and
+ * INFECTED are encoded; the Redis address is parsed as an address, never a
+ * name.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,16 @@
 
 static const unsigned char K[32] = "0123456789abcdef0123456789abcdef";
 static const char RK[] = "avw:aa:bb";
+#define NOW 1800000000
+
+/* shared.c's one call into the pool (the engine's version, part of a key's
+ * scope); the pool itself is not linked here. */
+const char *sup_pool_engine_version(void);
+const char *sup_pool_engine_version(void)
+{
+	return "1.4.6";
+}
+#define LATER (NOW + 3600)
 
 static struct sup_verdict verdict(enum ipc_status st, int32_t code, const char *name)
 {
@@ -35,16 +46,15 @@ static struct sup_verdict verdict(enum ipc_status st, int32_t code, const char *
 
 static void test_round_trip(void **state)
 {
-	const struct sup_verdict in[] = { verdict(IPC_CLEAN, 0, ""), verdict(IPC_INFECTED, 1, "Eicar-Test-Signature"),
-		verdict(IPC_UNSCANNABLE, 207, "Heuristics.Encrypted.Zip") };
+	const struct sup_verdict in[] = { verdict(IPC_CLEAN, 0, ""), verdict(IPC_INFECTED, 1, "Eicar-Test-Signature") };
 	char val[512];
 	struct sup_verdict out;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-		int n = sup_shared_encode(K, sizeof(K), RK, &in[i], val, sizeof(val));
+		int n = sup_shared_encode(K, sizeof(K), RK, &in[i], LATER, val, sizeof(val));
 		assert_true(n > 65);
-		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n, &out), 0);
+		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n, NOW, &out), 0);
 		assert_int_equal(out.status, in[i].status);
 		assert_int_equal(out.engine_code, in[i].engine_code);
 		assert_string_equal(out.name, in[i].name);
@@ -55,7 +65,7 @@ static void test_any_change_refused(void **state)
 {
 	struct sup_verdict v = verdict(IPC_INFECTED, 1, "Eicar-Test-Signature"), out;
 	char val[512], bad[512];
-	int n = sup_shared_encode(K, sizeof(K), RK, &v, val, sizeof(val));
+	int n = sup_shared_encode(K, sizeof(K), RK, &v, LATER, val, sizeof(val));
 	unsigned char other[32];
 
 	(void)state;
@@ -63,24 +73,25 @@ static void test_any_change_refused(void **state)
 	for (int i = 0; i < n; i++) {
 		memcpy(bad, val, (size_t)n);
 		bad[i] ^= 0x01;
-		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, bad, (size_t)n, &out), -1);
+		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, bad, (size_t)n, NOW, &out), -1);
 	}
 	/* cut short, or longer */
-	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n - 1, &out), -1);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n - 1, NOW, &out), -1);
 	memcpy(bad, val, (size_t)n);
 	bad[n] = 'x';
-	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, bad, (size_t)n + 1, &out), -1);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, bad, (size_t)n + 1, NOW, &out), -1);
 	/* another node's key; a genuine value under another Redis key */
 	memcpy(other, K, sizeof(other));
 	other[31] ^= 1;
-	assert_int_equal(sup_shared_decode(other, sizeof(other), RK, val, (size_t)n, &out), -1);
-	assert_int_equal(sup_shared_decode(K, sizeof(K), "avw:aa:bc", val, (size_t)n, &out), -1);
+	assert_int_equal(sup_shared_decode(other, sizeof(other), RK, val, (size_t)n, NOW, &out), -1);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), "avw:aa:bc", val, (size_t)n, NOW, &out), -1);
 }
 
 static void test_malformed_refused(void **state)
 {
-	static const char *const texts[] = { "", "|", "garbage", "1|", "1|1|0|", "1|4|0|", "1|2|0|",
-		"2|2|0|Name", "1|1|0|Name", "1|2|x|Name", "1|2|0|Two words", "1|2|0|Name\n" };
+	static const char *const texts[] = { "", "|", "garbage", "2|", "1|1|0|", "2|1900000000|4|0|",
+		"2|1900000000|2|0|", "2|1900000000|3|207|Heuristics", "2|1900000000|1|0|Name", "2|x|2|0|Name",
+		"2|1900000000|2|x|Name", "2|1900000000|2|0|Two words", "2|1900000000|2|0|Name\n", "3|1900000000|1|0|" };
 	struct sup_verdict out;
 	char val[600];
 
@@ -89,20 +100,36 @@ static void test_malformed_refused(void **state)
 		/* a correct HMAC over a wrong text: still refused */
 		struct sup_verdict v = verdict(IPC_INFECTED, 0, "X");
 		char good[512];
-		int n = sup_shared_encode(K, sizeof(K), RK, &v, good, sizeof(good));
+		int n = sup_shared_encode(K, sizeof(K), RK, &v, LATER, good, sizeof(good));
 		assert_true(n > 0);
 		snprintf(val, sizeof(val), "%.64s|%s", good, texts[i]);
-		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, strlen(val), &out), -1);
+		assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, strlen(val), NOW, &out), -1);
 	}
 }
 
-static void test_errors_never_encoded(void **state)
+static void test_only_clean_and_infected_encoded(void **state)
 {
-	struct sup_verdict v = verdict(IPC_ERROR, 20, "");
+	struct sup_verdict e = verdict(IPC_ERROR, 20, ""), u = verdict(IPC_UNSCANNABLE, 11, "Heuristics.Limits");
 	char val[512];
 
 	(void)state;
-	assert_int_equal(sup_shared_encode(K, sizeof(K), RK, &v, val, sizeof(val)), -1);
+	assert_int_equal(sup_shared_encode(K, sizeof(K), RK, &e, LATER, val, sizeof(val)), -1);
+	/* an UNSCANNABLE may be this node's load (a scan out of time): not shared */
+	assert_int_equal(sup_shared_encode(K, sizeof(K), RK, &u, LATER, val, sizeof(val)), -1);
+}
+
+/* The expiry is signed: an entry kept past it by whoever writes to Redis ends. */
+static void test_expiry(void **state)
+{
+	struct sup_verdict v = verdict(IPC_CLEAN, 0, ""), out;
+	char val[512];
+	int n = sup_shared_encode(K, sizeof(K), RK, &v, NOW + 10, val, sizeof(val));
+
+	(void)state;
+	assert_true(n > 0);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n, NOW + 9, &out), 0);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n, NOW + 10, &out), -1);
+	assert_int_equal(sup_shared_decode(K, sizeof(K), RK, val, (size_t)n, NOW + 100000, &out), -1);
 }
 
 static void test_redis_address(void **state)
@@ -134,7 +161,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_any_change_refused),
 		cmocka_unit_test(test_malformed_refused),
-		cmocka_unit_test(test_errors_never_encoded),
+		cmocka_unit_test(test_only_clean_and_infected_encoded),
+		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_redis_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
