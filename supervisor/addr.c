@@ -91,35 +91,62 @@ static int parse_unix(const char *tok, struct sup_listen_spec *o, char *err, siz
 }
 
 /* tcp:ADDRESS:PORT, ADDRESS IPv4 or [IPv6]; tok is modified. */
-static int parse_tcp(char *tok, struct sup_listen_spec *o, char *err, size_t errlen)
+/*
+ * "ADDRESS:PORT" or "[IPV6]:PORT", split in place (the address as written,
+ * never a name: no DNS lookup on the event loop). *portstr is set whenever
+ * there is a port to complain about.
+ */
+enum { HP_NOPORT = -1, HP_BADPORT = -2, HP_NOT4 = -3, HP_NOT6 = -4 };
+static int split_host_port(char *s, char **host, char **portstr, int *port)
 {
-	char *host = tok + 4, *port = strrchr(host, ':'), *end;
+	char *colon = strrchr(s, ':'), *end;
 	unsigned char tmp[16];
 	long p;
 
-	if (port == NULL || port == host) {
+	if (colon == NULL || colon == s)
+		return HP_NOPORT;
+	*colon = '\0';
+	*portstr = colon + 1;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || p <= 0 || p >= 65536)
+		return HP_BADPORT;
+	*host = s;
+	if (s[0] == '[' && s[strlen(s) - 1] == ']') {
+		s[strlen(s) - 1] = '\0';
+		*host = s + 1;
+		if (inet_pton(AF_INET6, *host, tmp) != 1)
+			return HP_NOT6;
+	} else if (inet_pton(AF_INET, s, tmp) != 1) {
+		return HP_NOT4;
+	}
+	*port = (int)p;
+	return 0;
+}
+
+static int parse_tcp(char *tok, struct sup_listen_spec *o, char *err, size_t errlen)
+{
+	char *host = tok + 4, *port = NULL;
+	int p;
+
+	switch (split_host_port(tok + 4, &host, &port, &p)) {
+	case 0:
+		break;
+	case HP_NOPORT:
 		snprintf(err, errlen, "expected tcp:ADDRESS:PORT");
 		return -1;
-	}
-	*port++ = '\0';
-	p = strtol(port, &end, 10);
-	if (*end != '\0' || p <= 0 || p >= 65536) {
+	case HP_BADPORT:
 		snprintf(err, errlen, "port %s: expected 1 to 65535", port);
 		return -1;
-	}
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		host++;
-		if (inet_pton(AF_INET6, host, tmp) != 1) {
-			snprintf(err, errlen, "%s: not an IPv6 address", host);
-			return -1;
-		}
-	} else if (inet_pton(AF_INET, host, tmp) != 1) {
+	case HP_NOT6:
+		snprintf(err, errlen, "%s: not an IPv6 address", host);
+		return -1;
+	default:
 		snprintf(err, errlen, "%s: not an IPv4 address (IPv6 goes in brackets: tcp:[::1]:3310)", host);
 		return -1;
 	}
 	snprintf(o->host, sizeof(o->host), "%s", host);
-	o->port = (int)p;
+	o->port = p;
 	return 0;
 }
 
@@ -224,52 +251,33 @@ int sup_listen_parse(const char *s, struct sup_listen_spec *o, char *err, size_t
 
 int sup_redis_parse(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen)
 {
-	const char *h, *end, *colon;
-	unsigned char buf[16];
-	char *e;
-	long p = 6379;
+	char buf[128], *h = NULL, *portstr = NULL;
+	const char *a = s + 8;
 	size_t n;
+	int rc;
 
 	if (strncmp(s, "redis://", 8) != 0) {
 		snprintf(err, errlen, "expected \"redis://ADDRESS:PORT\"");
 		return -1;
 	}
-	h = s + 8;
-	if (*h == '[') {
-		if ((end = strchr(h, ']')) == NULL) {
-			snprintf(err, errlen, "unterminated [IPv6 address]");
-			return -1;
-		}
-		n = (size_t)(end - h - 1);
-		h++;
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (end[1] != '\0' && colon == NULL) {
-			snprintf(err, errlen, "expected :PORT after the address");
-			return -1;
-		}
-	} else {
-		colon = strchr(h, ':');
-		n = colon ? (size_t)(colon - h) : strlen(h);
-	}
-	if (n == 0 || n >= hostlen) {
+	n = strlen(a);
+	if (n == 0 || n + sizeof(":6379") > sizeof(buf)) {
 		snprintf(err, errlen, "no address");
 		return -1;
 	}
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
-		snprintf(err, errlen, "%s is not an IP address (a name would need a DNS lookup on the event loop)", host);
+	/* No port (an IPv4 address without a colon, or [IPv6] alone): Redis's. */
+	snprintf(buf, sizeof(buf), "%s%s", a, (a[0] == '[' ? a[n - 1] == ']' : strchr(a, ':') == NULL) ? ":6379" : "");
+	rc = split_host_port(buf, &h, &portstr, port);
+	if (rc == HP_NOPORT || rc == HP_BADPORT) {
+		snprintf(err, errlen, "bad port %s", portstr ? portstr : "");
 		return -1;
 	}
-	if (colon != NULL) {
-		errno = 0;
-		p = strtol(colon + 1, &e, 10);
-		if (errno != 0 || e == colon + 1 || *e != '\0' || p < 1 || p > 65535) {
-			snprintf(err, errlen, "bad port %s", colon + 1);
-			return -1;
-		}
+	if (rc < 0 || strlen(h) >= hostlen) {
+		snprintf(err, errlen, "%s is not an IP address (IPv6 goes in brackets; a name would need a DNS lookup "
+		    "on the event loop)", h ? h : a);
+		return -1;
 	}
-	*port = (int)p;
+	snprintf(host, hostlen, "%s", h);
 	return 0;
 }
 
