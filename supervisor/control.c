@@ -180,27 +180,12 @@ static void fmt_time(time_t t, char *buf, size_t len)
 
 /* Not fully scanned (UNSCANNABLE, ERROR), by cause: Momentum's names
  * (ipc/codes.c); codes that share a name are counted together. */
-static void by_code(struct out *o, const struct sup_stats *s)
+static void code_line(void *ctx, const char *name, uint64_t n)
 {
-	for (int i = 0; i < SUP_STATS_CODES; i++) {
-		const char *name = ipc_code_name(i - 1);
-		uint64_t n = 0;
-		int first = 1;
-		char key[96];
-		if (s->by_code[i] == 0)
-			continue;
-		for (int j = 0; j < SUP_STATS_CODES; j++) {
-			if (s->by_code[j] == 0 || strcmp(ipc_code_name(j - 1), name) != 0)
-				continue;
-			if (j < i)
-				first = 0;  /* counted with an earlier code */
-			n += s->by_code[j];
-		}
-		if (n == 0 || !first)
-			continue;
-		snprintf(key, sizeof(key), "code_%s", name);
-		o_u64(o, name, key, n);
-	}
+	char key[96];
+
+	snprintf(key, sizeof(key), "code_%s", name);
+	o_u64(ctx, name, key, n);
 }
 
 static void fmt_stats(struct out *o)
@@ -264,7 +249,7 @@ static void fmt_stats(struct out *o)
 	o_u64(o, "joined (same bytes in flight)", "joined", s->joined);
 	o_u64(o, "cancelled (client gone)", "cancelled", s->cancelled);
 	o_u64(o, "unscannable passed", "unscannable_passed", s->unscannable_passed);
-	by_code(o, s);
+	sup_stats_by_name(s, code_line, o);
 	if (o->json) {
 		o_dbl(o, "", "replacement_ms_p50", r50);
 		o_dbl(o, "", "replacement_ms_p99", r99);

@@ -120,36 +120,27 @@ static void one(struct mbuf *b, const char *name, const char *type, const char *
 	mb_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
-static void labelled(struct mbuf *b, const char *name, const char *label, const char *value, uint64_t v)
+/* A family of one label: its head, then a sample per value. */
+struct series {
+	const char *value;
+	uint64_t n;
+};
+static void family(struct mbuf *b, const char *name, const char *type, const char *help, const char *label,
+    const struct series *v, size_t n)
 {
-	mb_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, value, v);
+	head(b, name, type, help);
+	for (size_t i = 0; i < n; i++)
+		mb_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, v[i].value, v[i].n);
 }
+#define FAMILY(b, name, type, help, label, ...) \
+	family(b, name, type, help, label, (const struct series[]){ __VA_ARGS__ }, \
+	    sizeof((const struct series[]){ __VA_ARGS__ }) / sizeof(struct series))
 
-/* UNSCANNABLE and ERROR answers by code name; codes that share a name are
- * one series. */
-static void by_code(struct mbuf *b, const struct sup_stats *s)
+static void code_series(void *ctx, const char *name, uint64_t n)
 {
-	head(b, "avwarden_scans_by_code_total", "counter",
-	    "Answers UNSCANNABLE or ERROR, by the engine's or avwarden's code.");
-	for (int i = 0; i < SUP_STATS_CODES; i++) {
-		const char *name = ipc_code_name(i - 1);
-		uint64_t n = 0;
-		int first = 1;
-		if (s->by_code[i] == 0)
-			continue;
-		for (int j = 0; j < SUP_STATS_CODES && first; j++) {
-			if (s->by_code[j] == 0 || strcmp(ipc_code_name(j - 1), name) != 0)
-				continue;
-			if (j < i)
-				first = 0;
-			n += s->by_code[j];
-		}
-		if (first) {
-			mb_printf(b, "avwarden_scans_by_code_total{code=\"");
-			mb_label(b, name);
-			mb_printf(b, "\"} %" PRIu64 "\n", n);
-		}
-	}
+	mb_printf(ctx, "avwarden_scans_by_code_total{code=\"");
+	mb_label(ctx, name);
+	mb_printf(ctx, "\"} %" PRIu64 "\n", n);
 }
 
 static void duration(struct mbuf *b, const struct sup_stats *s)
@@ -171,13 +162,15 @@ static void duration(struct mbuf *b, const struct sup_stats *s)
 
 static void scans(struct mbuf *b, const struct sup_stats *s)
 {
-	head(b, "avwarden_scans_total", "counter", "Messages and files answered, by verdict.");
-	labelled(b, "avwarden_scans_total", "verdict", "clean", s->clean);
-	labelled(b, "avwarden_scans_total", "verdict", "infected", s->infected);
-	labelled(b, "avwarden_scans_total", "verdict", "unscannable", s->unscannable);
-	labelled(b, "avwarden_scans_total", "verdict", "error", s->errors);
+	FAMILY(b, "avwarden_scans_total", "counter", "Messages and files answered, by verdict.", "verdict",
+	    { "clean", s->clean },
+	    { "infected", s->infected },
+	    { "unscannable", s->unscannable },
+	    { "error", s->errors });
 	duration(b, s);
-	by_code(b, s);
+	head(b, "avwarden_scans_by_code_total", "counter",
+	    "Answers UNSCANNABLE or ERROR, by the engine's or avwarden's code.");
+	sup_stats_by_name(s, code_series, b);
 	one(b, "avwarden_unscannable_passed_total", "counter",
 	    "UNSCANNABLE answers sent as OK because unscannable_action is pass.", s->unscannable_passed);
 	one(b, "avwarden_joined_total", "counter",
@@ -185,61 +178,63 @@ static void scans(struct mbuf *b, const struct sup_stats *s)
 	one(b, "avwarden_cancelled_total", "counter", "Scans given up because their client left.", s->cancelled);
 	one(b, "avwarden_poison_hits_total", "counter",
 	    "Messages answered from memory because the same bytes crashed or hung workers before.", s->poison_hits);
-	head(b, "avwarden_rejected_total", "counter", "Messages refused by a limit, by limit.");
-	labelled(b, "avwarden_rejected_total", "reason", "queue_full", s->rejected_queue_full);
-	labelled(b, "avwarden_rejected_total", "reason", "max_message_size", s->rejected_size);
-	labelled(b, "avwarden_rejected_total", "reason", "max_path_scan_size", s->rejected_path_size);
-	labelled(b, "avwarden_rejected_total", "reason", "max_message_memory", s->rejected_memory);
-	head(b, "avwarden_connections_refused_total", "counter", "Client connections closed unserved, by cause.");
-	labelled(b, "avwarden_connections_refused_total", "reason", "max_connections", s->refused_connections);
-	labelled(b, "avwarden_connections_refused_total", "reason", "not_allowed", s->refused_clients);
+	FAMILY(b, "avwarden_rejected_total", "counter", "Messages refused by a limit, by limit.", "reason",
+	    { "queue_full", s->rejected_queue_full },
+	    { "max_message_size", s->rejected_size },
+	    { "max_path_scan_size", s->rejected_path_size },
+	    { "max_message_memory", s->rejected_memory });
+	FAMILY(b, "avwarden_connections_refused_total", "counter", "Client connections closed unserved, by cause.",
+	    "reason",
+	    { "max_connections", s->refused_connections },
+	    { "not_allowed", s->refused_clients });
 }
 
 static void workers(struct mbuf *b, const struct sup_stats *s, const struct sup_pool_info *pi)
 {
 	one(b, "avwarden_queue_depth", "gauge", "Messages waiting for a worker.", pi->queue_depth);
-	head(b, "avwarden_workers", "gauge", "Sandboxed scanner processes, by state.");
-	labelled(b, "avwarden_workers", "state", "busy", pi->busy);
-	labelled(b, "avwarden_workers", "state", "idle", pi->idle);
-	head(b, "avwarden_worker_failures_total", "counter", "Workers lost, by cause.");
-	labelled(b, "avwarden_worker_failures_total", "cause", "crash", s->worker_crashes);
-	labelled(b, "avwarden_worker_failures_total", "cause", "timeout", s->timeouts);
-	labelled(b, "avwarden_worker_failures_total", "cause", "sandbox_violation", s->violations);
-	labelled(b, "avwarden_worker_failures_total", "cause", "spawn_failure", s->spawn_failures);
+	FAMILY(b, "avwarden_workers", "gauge", "Sandboxed scanner processes, by state.", "state",
+	    { "busy", pi->busy },
+	    { "idle", pi->idle });
+	FAMILY(b, "avwarden_worker_failures_total", "counter", "Workers lost, by cause.", "cause",
+	    { "crash", s->worker_crashes },
+	    { "timeout", s->timeouts },
+	    { "sandbox_violation", s->violations },
+	    { "spawn_failure", s->spawn_failures });
 	one(b, "avwarden_workers_retired_total", "counter", "Workers that exited after their jobs, as planned.",
 	    s->retired);
 	one(b, "avwarden_host_restarts_total", "counter", "Scanner hosts started again after one was lost.",
 	    s->host_restarts);
 	one(b, "avwarden_hosts_killed_total", "counter", "Scanner hosts killed for a malformed or forged record.",
 	    s->host_misbehaved);
-	head(b, "avwarden_log_records_dropped_total", "counter", "Scanner log records over the rate limit, by source.");
-	labelled(b, "avwarden_log_records_dropped_total", "source", "engine", s->engine_logs_dropped);
-	labelled(b, "avwarden_log_records_dropped_total", "source", "host", s->host_logs_dropped);
+	FAMILY(b, "avwarden_log_records_dropped_total", "counter",
+	    "Scanner log records over the rate limit, by source.", "source",
+	    { "engine", s->engine_logs_dropped },
+	    { "host", s->host_logs_dropped });
 }
 
 static void cache(struct mbuf *b, const struct sup_stats *s, const struct sup_pool_info *pi)
 {
-	head(b, "avwarden_cache_hits_total", "counter", "Verdicts answered from a cache, by cache.");
-	labelled(b, "avwarden_cache_hits_total", "cache", "local", s->cache_hits);
-	labelled(b, "avwarden_cache_hits_total", "cache", "shared", s->shared_hits);
-	head(b, "avwarden_cache_misses_total", "counter", "Cache lookups that found nothing, by cache.");
-	labelled(b, "avwarden_cache_misses_total", "cache", "local", s->cache_misses);
-	labelled(b, "avwarden_cache_misses_total", "cache", "shared", s->shared_misses);
-	head(b, "avwarden_cache_entries", "gauge", "Verdicts held, by cache.");
-	labelled(b, "avwarden_cache_entries", "cache", "local", pi->cache_entries);
+	FAMILY(b, "avwarden_cache_hits_total", "counter", "Verdicts answered from a cache, by cache.", "cache",
+	    { "local", s->cache_hits },
+	    { "shared", s->shared_hits });
+	FAMILY(b, "avwarden_cache_misses_total", "counter", "Cache lookups that found nothing, by cache.", "cache",
+	    { "local", s->cache_misses },
+	    { "shared", s->shared_misses });
+	FAMILY(b, "avwarden_cache_entries", "gauge", "Verdicts held, by cache.", "cache",
+	    { "local", pi->cache_entries });
 	one(b, "avwarden_shared_cache_up", "gauge", "1 while the shared cache's Redis is connected.",
 	    sup_shared_up() ? 1 : 0);
-	head(b, "avwarden_shared_cache_errors_total", "counter",
-	    "Shared-cache lookups that gave no verdict for a reason other than a miss, by reason.");
-	labelled(b, "avwarden_shared_cache_errors_total", "reason", "timeout", s->shared_timeouts);
-	labelled(b, "avwarden_shared_cache_errors_total", "reason", "unavailable", s->shared_skipped);
-	labelled(b, "avwarden_shared_cache_errors_total", "reason", "forged", s->shared_forged);
-	labelled(b, "avwarden_shared_cache_errors_total", "reason", "redis_error", s->shared_errors);
+	FAMILY(b, "avwarden_shared_cache_errors_total", "counter",
+	    "Shared-cache lookups that gave no verdict for a reason other than a miss, by reason.", "reason",
+	    { "timeout", s->shared_timeouts },
+	    { "unavailable", s->shared_skipped },
+	    { "forged", s->shared_forged },
+	    { "redis_error", s->shared_errors });
 	one(b, "avwarden_shared_cache_stores_total", "counter", "Verdicts written to the shared cache.", s->shared_stores);
 	one(b, "avwarden_shared_cache_store_failures_total", "counter", "Writes to the shared cache that failed.",
 	    s->shared_store_failures);
-	head(b, "avwarden_cache_capacity_entries", "gauge", "Verdicts a cache may hold (cache_size).");
-	labelled(b, "avwarden_cache_capacity_entries", "cache", "local", pi->cache_size);
+	FAMILY(b, "avwarden_cache_capacity_entries", "gauge", "Verdicts a cache may hold (cache_size).", "cache",
+	    { "local", pi->cache_size });
 }
 
 static void database(struct mbuf *b, const struct sup_stats *s, const struct sup_pool_info *pi, time_t now)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ipc/ipc.h"
+
 #define RESPAWN_SAMPLES 256
 #define OVERHEAD_SAMPLES 4096
 #define SHARED_SAMPLES 1024
@@ -46,6 +48,26 @@ void sup_stats_answered(unsigned status, int32_t code, uint64_t ns)
 	case 2: sup_counters.infected++; break;     /* IPC_INFECTED */
 	case 3: sup_counters.unscannable++; break;  /* IPC_UNSCANNABLE */
 	default: sup_counters.errors++; break;
+	}
+}
+
+void sup_stats_by_name(const struct sup_stats *s, void (*fn)(void *ctx, const char *name, uint64_t n), void *ctx)
+{
+	for (int i = 0; i < SUP_STATS_CODES; i++) {
+		const char *name = ipc_code_name(i - 1);
+		uint64_t n = 0;
+		int first = 1;
+		if (s->by_code[i] == 0)
+			continue;
+		for (int j = 0; j < SUP_STATS_CODES && first; j++) {
+			if (s->by_code[j] == 0 || strcmp(ipc_code_name(j - 1), name) != 0)
+				continue;
+			if (j < i)
+				first = 0;  /* counted with an earlier code */
+			n += s->by_code[j];
+		}
+		if (first)
+			fn(ctx, name, n);
 	}
 }
 

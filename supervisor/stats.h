@@ -52,6 +52,10 @@ struct sup_stats {
 
 extern struct sup_stats sup_counters;
 
+/* UNSCANNABLE and ERROR answers by code name (codes that share a name
+ * summed), in code order, the names with no answer left out. */
+void sup_stats_by_name(const struct sup_stats *s, void (*fn)(void *ctx, const char *name, uint64_t n), void *ctx);
+
 /* A job answered with this status (enum ipc_status) and engine code, ns
  * after its submit. */
 void sup_stats_answered(unsigned status, int32_t code, uint64_t ns);
