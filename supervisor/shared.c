@@ -91,22 +91,35 @@ static void hexify(const unsigned char *in, size_t n, char *out)
  * What a verdict depends on besides the bytes: the signature set, the
  * engine's version and the limits it scanned under (another node's limits
  * or libclamav may decide otherwise). Two nodes share only when all agree.
+ * Kept for the signature set and engine it was made for: asked on every
+ * lookup and store, it changes only with a generation.
  */
 static void scope_of(const unsigned char print[32], unsigned char out[32])
 {
+	static unsigned char last_print[32], last_scope[32];
+	static char last_engine[64];
+	const char *engine = sup_pool_engine_version();
 	char limits[256];
 	unsigned char msg[32 + sizeof(limits)];
 	unsigned int olen = 0;
 	int n;
 
-	n = snprintf(limits, sizeof(limits), "|%s|%" PRIu64 "|%" PRIu64 "|%u|%u|%u", sup_pool_engine_version(),
+	if (last_engine[0] != '\0' && memcmp(print, last_print, 32) == 0 && strcmp(engine, last_engine) == 0) {
+		memcpy(out, last_scope, 32);
+		return;
+	}
+	n = snprintf(limits, sizeof(limits), "|%s|%" PRIu64 "|%" PRIu64 "|%u|%u|%u", engine,
 	    R.cfg->max_extract_size, R.cfg->max_cumulative_extract_size, R.cfg->max_extract_depth,
 	    R.cfg->max_file_count, R.cfg->max_extract_time);
 	if (n < 0 || (size_t)n >= sizeof(limits))
 		n = (int)strlen(limits);
 	memcpy(msg, print, 32);
 	memcpy(msg + 32, limits, (size_t)n);
-	(void)EVP_Digest(msg, 32 + (size_t)n, out, &olen, EVP_sha256(), NULL);
+	if (EVP_Digest(msg, 32 + (size_t)n, out, &olen, EVP_sha256(), NULL) != 1)
+		return;  /* not kept: tried again next time */
+	memcpy(last_print, print, 32);
+	memcpy(last_scope, out, 32);
+	snprintf(last_engine, sizeof(last_engine), "%s", engine);
 }
 
 static void rkey_of(const unsigned char print[32], const unsigned char hash[SUP_HASH_LEN], char *out)
