@@ -145,6 +145,21 @@ pool_settled() {
 		awk 'NR > 1 { n++; if ($4 != "idle") bad++ } END { exit !(n > 0 && bad == 0) }'
 }
 
+# stat_json NAME KEY: one field of `avwardenctl --json stats` of daemon NAME.
+stat_json() {
+	$CTL -s "$T/$1/control.sock" --json stats | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+# redis_start PORT: Debian's redis-server on 127.0.0.1:PORT, no persistence,
+# in the background (REDIS_PID); 0 once it answers PING.
+REDIS_PID=""
+redis_start() {
+	redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$T" \
+		> "$T/redis.out" 2>&1 &
+	REDIS_PID=$!
+	wait_for "redis answers" sh -c "[ \"\$(redis-cli -p $1 ping 2>/dev/null)\" = PONG ]"
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (perl).
 free_port() {
 	perl -MIO::Socket::INET -e \

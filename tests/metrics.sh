@@ -94,6 +94,18 @@ head -c 2000000 /dev/urandom > "$T/big.bin"
 check "INSTREAM past max_message_size" "INSTREAM size limit exceeded. ERROR|" "$($CLIENT $SOCK instream "$T/big.bin" | vis)"
 check "rejected by max_message_size: 1" 1 "$(v avwarden_rejected_total reason=max_message_size)"
 check "rejected by the queue: 0" 0 "$(v avwarden_rejected_total reason=queue_full)"
+# A zip cut short: UNSCANNABLE, counted under its code's name.
+$PY -c "
+import io, os, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('report.txt', os.urandom(3000).hex())
+d = b.getvalue()
+open('$T/cut.zip', 'wb').write(d[:len(d) * 4 // 10])"
+check "a cut zip: not clean" "stream: Heuristics.Unscannable.MalformedContainer FOUND|" "$($CLIENT $SOCK instream "$T/cut.zip" | vis)"
+check "scans_by_code_total{code=DEC_RESULT_MALFORMED_CONTAINER_DETECTED}: 1" 1 \
+	"$(v avwarden_scans_by_code_total code=DEC_RESULT_MALFORMED_CONTAINER_DETECTED)"
+check "unscannable: 1" 1 "$(v avwarden_scans_total verdict=unscannable)"
 # A worker killed: counted by its cause.
 crashes0=$(v avwarden_worker_failures_total cause=crash)
 kill -9 "$(pgrep -P "$(scanner_host)" | head -1)"

@@ -16,16 +16,11 @@ for tool in haproxy redis-server redis-cli; do
 done
 
 RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$T" > "$T/redis.out" 2>&1 &
-REDIS_PID=$!
 A_PID="" HAP_PID=""
 trap 'kill -9 $REDIS_PID $A_PID $HAP_PID 2>/dev/null; cleanup' EXIT
-wait_for "redis answers" sh -c "[ \"\$(redis-cli -p $RPORT ping 2>/dev/null)\" = PONG ]" || bad "redis-server started"
+redis_start "$RPORT" || bad "redis-server started" "$(cat "$T/redis.out")"
 head -c 32 /dev/urandom > "$T/key"
 chmod 600 "$T/key"
-stat_of() {  # stat_of NODE KEY
-	$CTL -s "$T/$1/control.sock" --json stats | $PY -c "import json,sys; print(json.load(sys.stdin)['$2'])"
-}
 
 PA=$(free_port)
 PB=$(free_port)
@@ -59,8 +54,8 @@ echo "# both nodes serve"
 $CLIENT $F load-unique 2 2 "$T/clean.eml" "$T/eicar.com" > "$T/both.out"
 echo "     $(cat "$T/both.out")"
 grep -q "wrong=0 failed=0" "$T/both.out" && ok "load through HAProxy: no wrong or failed request" || bad "load" "$(cat "$T/both.out")"
-na=$(stat_of a messages_checked)
-nb=$(stat_of b messages_checked)
+na=$(stat_json a messages_checked)
+nb=$(stat_json b messages_checked)
 [ "$na" -gt 10 ] && [ "$nb" -gt 10 ] && ok "both nodes took a share (A $na, B $nb)" || bad "round robin" "A $na B $nb"
 
 ###########################################################################
@@ -79,7 +74,7 @@ wait_for "A stored it" sh -c "[ \"\$(redis-cli -p $RPORT dbsize)\" -ge 1 ]"
 echo "# node A killed under load"
 $CLIENT $F load-unique 6 4 "$T/clean.eml" "$T/big.eml" "$T/eicar.com" > "$T/kill.out" &
 LPID=$!
-half_done() { [ "$(stat_of a messages_checked)" -gt $((na + 20)) ]; }
+half_done() { [ "$(stat_json a messages_checked)" -gt $((na + 20)) ]; }
 wait_for "load reaching A" half_done || bad "load reached A"
 kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null
@@ -94,10 +89,10 @@ check "no wrong verdict" 0 "$wrong"
 [ "$requests" -gt 50 ] && ok "$requests requests served through the kill" || bad "requests served" "$requests"
 down_seen() { grep -q "Server avwarden/a is DOWN" "$T/haproxy.out"; }
 wait_for "HAProxy saw A down" down_seen && ok "HAProxy's PING check took A out" || bad "A marked down" "$(tail -3 "$T/haproxy.out")"
-hits=$(stat_of b shared_cache_hits)
+hits=$(stat_json b shared_cache_hits)
 check "B, through HAProxy: the wave's next copy" "stream: Eicar-Test-Signature.UNOFFICIAL FOUND|" \
 	"$($CLIENT $F instream "$T/wave.eml" | vis)"
-check "B answered it from the shared cache" $((hits + 1)) "$(stat_of b shared_cache_hits)"
+check "B answered it from the shared cache" $((hits + 1)) "$(stat_json b shared_cache_hits)"
 after=$($CLIENT $F load-unique 2 2 "$T/clean.eml" "$T/eicar.com")
 echo "     after the kill: $after"
 case $after in *"wrong=0 failed=0"*) ok "after the kill: no failed request";; *) bad "after the kill" "$after";; esac

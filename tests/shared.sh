@@ -17,14 +17,7 @@ if ! command -v redis-server > /dev/null || ! command -v redis-cli > /dev/null; 
 fi
 
 RPORT=$(free_port)
-REDIS_PID=""
 A_PID=""
-start_redis() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-		--dir "$T" > "$T/redis.out" 2>&1 &
-	REDIS_PID=$!
-	wait_for "redis answers" sh -c "[ \"\$(redis-cli -p $RPORT ping 2>/dev/null)\" = PONG ]"
-}
 rcli() { redis-cli -p "$RPORT" "$@"; }
 trap 'kill -9 $REDIS_PID $A_PID 2>/dev/null; kill -CONT $REDIS_PID 2>/dev/null; cleanup' EXIT
 
@@ -39,9 +32,6 @@ node_conf() {  # node_conf NAME DB [KEYFILE [SHARED_CACHE]]
 	write_conf "$1" "$B/avwarden-scanner" "database = \"$2\"" \
 		"shared_cache = \"${4:-redis://127.0.0.1:$RPORT}\"" \
 		"shared_cache_key_file = \"${3:-$T/key}\"" 'shared_cache_timeout_ms = 50'
-}
-stat_of() {  # stat_of NODE KEY
-	$CTL -s "$T/$1/control.sock" --json stats | $PY -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 mail() {  # mail FILE [infected]: a message no one has sent before
 	{
@@ -77,7 +67,7 @@ out=$(timeout 60 "$B/avwarden" -c "$T/bad4/avwarden.conf" 2>&1)
 
 ###########################################################################
 echo "# node B answers from what node A scanned"
-start_redis || { bad "redis-server started" "$(cat "$T/redis.out")"; finish; exit 1; }
+redis_start "$RPORT" || { bad "redis-server started" "$(cat "$T/redis.out")"; finish; exit 1; }
 node_conf a "$T/dba"
 node_conf b "$T/dbb"
 start a || exit 1
@@ -96,11 +86,11 @@ wait_for "A's two verdicts stored" sh -c "[ \"\$(redis-cli -p $RPORT dbsize)\" =
 	ok "A stored 2 verdicts in Redis" || bad "stored" "$(rcli dbsize)"
 check "B: the clean mail, from Redis" "stream: OK|" "$($CLIENT $SOCK_B instream "$T/m1" | vis)"
 check "B: the infected mail, from Redis" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e1" | vis)"
-check "B: 2 shared hits" 2 "$(stat_of b shared_cache_hits)"
+check "B: 2 shared hits" 2 "$(stat_json b shared_cache_hits)"
 check "B: no scan by a worker (both from the shared cache)" 0 "$(grep -c 'scan id=.* worker=[1-9]' "$T/b/scanner.log")"
 check "B: the same mail again, from its own cache" "stream: OK|" "$($CLIENT $SOCK_B instream "$T/m1" | vis)"
-check "B: still 2 shared hits" 2 "$(stat_of b shared_cache_hits)"
-check "B: 1 local hit" 1 "$(stat_of b cache_hits)"
+check "B: still 2 shared hits" 2 "$(stat_json b shared_cache_hits)"
+check "B: 1 local hit" 1 "$(stat_json b cache_hits)"
 
 ###########################################################################
 echo "# entries written without the key are ignored"
@@ -114,7 +104,7 @@ forge() {  # forge MAILFILE VALUE
 mail "$T/e2" infected
 forge "$T/e2" "$(printf '%064d' 0)|1|1|0|"
 check "forged CLEAN for an infected mail: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e2" | vis)"
-check "B: 1 forged entry counted" 1 "$(stat_of b shared_cache_forged)"
+check "B: 1 forged entry counted" 1 "$(stat_json b shared_cache_forged)"
 grep -q "shared_cache_forged" "$T/b/scanner.log" && ok "the forgery is logged" || bad "forgery logged"
 # Signed with another key: the HMAC A would compute, under a key of the attacker's.
 mail "$T/e3" infected
@@ -130,7 +120,7 @@ mail "$T/e4" infected
 h1=$(sha256sum "$T/m1" | cut -d' ' -f1)
 forge "$T/e4" "$(rcli --raw get "avw:$PRINT:$h1")"
 check "a genuine CLEAN moved to another mail's key: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e4" | vis)"
-check "B: 3 forged entries counted" 3 "$(stat_of b shared_cache_forged)"
+check "B: 3 forged entries counted" 3 "$(stat_json b shared_cache_forged)"
 mail "$T/e5" infected
 forge "$T/e5" "garbage"
 check "a malformed entry: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e5" | vis)"
@@ -143,27 +133,27 @@ hwm0=$(awk '/^VmHWM/ {print $2}' /proc/$DAEMON_PID/status)
 check "a 64 MB entry: scanned, FOUND" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e6" | vis)"
 # Redis answers in order: once a later lookup's miss is counted, the reply
 # for the big entry has been read (or, as GETRANGE asks, its first bytes).
-misses0=$(stat_of b shared_cache_misses)
-probe() { mail "$T/probe"; $CLIENT $SOCK_B instream "$T/probe" > /dev/null; [ "$(stat_of b shared_cache_misses)" -gt "$misses0" ]; }
+misses0=$(stat_json b shared_cache_misses)
+probe() { mail "$T/probe"; $CLIENT $SOCK_B instream "$T/probe" > /dev/null; [ "$(stat_json b shared_cache_misses)" -gt "$misses0" ]; }
 WAIT_STEPS=200 wait_for "a later lookup answered" probe || bad "a later lookup answered"
 hwm1=$(awk '/^VmHWM/ {print $2}' /proc/$DAEMON_PID/status)
 [ $((hwm1 - hwm0)) -lt 8192 ] && ok "a 64 MB entry: supervisor's peak RSS $hwm0 -> $hwm1 kB" ||
 	bad "64 MB entry read whole" "peak RSS $hwm0 -> $hwm1 kB"
-check "B: 5 forged entries counted" 5 "$(stat_of b shared_cache_forged)"
+check "B: 5 forged entries counted" 5 "$(stat_json b shared_cache_forged)"
 
 ###########################################################################
 echo "# Redis slow, then down, then back"
 lat() { $CLIENT "$1" load-unique 2 1 "$T/clean.eml" | tr ' ' '\n' | grep -E '^(rps|p50_ms|p99_ms|errors|wrong|failed)=' | tr '\n' ' '; }
 up=$(lat $SOCK_B)
 echo "     Redis up, every message new (a miss each): $up"
-echo "     lookup time on B, Redis up (ask to answer): p50 $(stat_of b shared_cache_lookup_ms_p50) ms, p99 $(stat_of b shared_cache_lookup_ms_p99) ms"
+echo "     lookup time on B, Redis up (ask to answer): p50 $(stat_json b shared_cache_lookup_ms_p50) ms, p99 $(stat_json b shared_cache_lookup_ms_p99) ms"
 kill -STOP "$REDIS_PID"
 # Clients that hang up while their lookup waits on the stopped Redis: each
 # job is cancelled in the middle of its lookup, and its late reply (when the
 # connection goes) finds nothing.
 wait_for "pool settled" pool_settled "$T/b"
 fds0=$(ls /proc/$DAEMON_PID/fd | wc -l)
-cancelled0=$(stat_of b cancelled)
+cancelled0=$(stat_json b cancelled)
 $PY - "$T/b/clamd.sock" <<'EOF2'
 import os, socket, struct, sys
 for i in range(50):
@@ -173,8 +163,8 @@ for i in range(50):
     s.sendall(b"zINSTREAM\0" + struct.pack(">I", len(body)) + body + struct.pack(">I", 0))
     s.close()
 EOF2
-gone() { [ "$(stat_of b cancelled)" -gt "$cancelled0" ]; }
-wait_for "cancellations" gone && ok "clients gone mid-lookup: $(($(stat_of b cancelled) - cancelled0)) jobs cancelled" ||
+gone() { [ "$(stat_json b cancelled)" -gt "$cancelled0" ]; }
+wait_for "cancellations" gone && ok "clients gone mid-lookup: $(($(stat_json b cancelled) - cancelled0)) jobs cancelled" ||
 	bad "cancelled mid-lookup"
 fds_back() { pool_settled "$T/b" && [ "$(ls /proc/$DAEMON_PID/fd | wc -l)" -le "$fds0" ]; }
 wait_for "descriptors back" fds_back && ok "descriptors back to $fds0" || bad "descriptors" "$fds0 -> $(ls /proc/$DAEMON_PID/fd | wc -l)"
@@ -182,7 +172,7 @@ slow=$(lat $SOCK_B)
 echo "     Redis stopped (SIGSTOP): $slow"
 case $slow in *"errors=0 wrong=0 failed=0"*) ok "Redis stopped: every message answered, none wrong";;
 *) bad "answers with Redis stopped" "$slow";; esac
-[ "$(stat_of b shared_cache_timeouts)" -ge 1 ] && ok "lookups given up: $(stat_of b shared_cache_timeouts)" ||
+[ "$(stat_json b shared_cache_timeouts)" -ge 1 ] && ok "lookups given up: $(stat_json b shared_cache_timeouts)" ||
 	bad "timeouts counted"
 wait_for "slow Redis dropped" grep -q 'shared_cache_down.*too slow' "$T/b/scanner.log" &&
 	ok "8 lookups given up in a row: Redis dropped, said once" || bad "slow Redis dropped"
@@ -194,19 +184,19 @@ down=$(lat $SOCK_B)
 echo "     Redis killed: $down"
 case $down in *"errors=0 wrong=0 failed=0"*) ok "Redis down: every message answered, none wrong";;
 *) bad "answers with Redis down" "$down";; esac
-[ "$(stat_of b shared_cache_skipped)" -ge 1 ] && ok "lookups not even tried while down: $(stat_of b shared_cache_skipped)" ||
+[ "$(stat_json b shared_cache_skipped)" -ge 1 ] && ok "lookups not even tried while down: $(stat_json b shared_cache_skipped)" ||
 	bad "skipped counted"
 check "infected while Redis is down" "stream: $EICAR" "$($CLIENT $SOCK_B instream "$T/e1" | vis)"
-start_redis || bad "redis-server restarted"
+redis_start "$RPORT" || bad "redis-server restarted"
 ups() { [ "$(grep -c shared_cache_up "$T/$1/scanner.log")" -ge 2 ]; }
 WAIT_STEPS=4000 wait_for "B back on Redis" ups b && ok "B reconnected once Redis was back" || bad "B reconnected"
 WAIT_STEPS=4000 wait_for "A back on Redis" ups a && ok "A reconnected too" || bad "A reconnected"
 mail "$T/m6"
 check "A: a new mail" "stream: OK|" "$($CLIENT $SOCK_A instream "$T/m6" | vis)"
 wait_for "A stored it" sh -c "[ \"\$(redis-cli -p $RPORT dbsize)\" -ge 1 ]" || bad "A stored it in the new Redis"
-hits=$(stat_of b shared_cache_hits)
+hits=$(stat_json b shared_cache_hits)
 check "B: answered from the new Redis" "stream: OK|" "$($CLIENT $SOCK_B instream "$T/m6" | vis)"
-check "B: one more shared hit" $((hits + 1)) "$(stat_of b shared_cache_hits)"
+check "B: one more shared hit" $((hits + 1)) "$(stat_json b shared_cache_hits)"
 
 ###########################################################################
 echo "# other signatures, other keys"
@@ -217,9 +207,9 @@ $CTL -s "$T/b/control.sock" reload > /dev/null || bad "B reloaded"
 mail "$T/m7"
 check "A: another new mail" "stream: OK|" "$($CLIENT $SOCK_A instream "$T/m7" | vis)"
 wait_for "A stored it" sh -c "[ \"\$(redis-cli -p $RPORT dbsize)\" -ge 2 ]"
-hits=$(stat_of b shared_cache_hits)
+hits=$(stat_json b shared_cache_hits)
 check "B, on other signatures: scans it itself" "stream: OK|" "$($CLIENT $SOCK_B instream "$T/m7" | vis)"
-check "B: no shared hit across signature sets" "$hits" "$(stat_of b shared_cache_hits)"
+check "B: no shared hit across signature sets" "$hits" "$(stat_json b shared_cache_hits)"
 
 kill -0 "$A_PID" && kill -0 "$DAEMON_PID" && ok "both nodes alive" || bad "nodes alive"
 stop && ok "B: SIGTERM, exit 0" || bad "B exit status"
